@@ -1,0 +1,179 @@
+"""A disk checkpoint of raw fetched pages, so an interrupted run resumes where it stopped.
+
+Layout of the state directory (mode 0700; files 0600, since pages hold raw records)::
+
+    .pipeline_state/
+      manifest.json      {"version", "source", "per_page", "total", "created_at"}
+      pages/000001.json  the raw body of page 1, as the API sent it (parsed and re-encoded)
+      ...
+
+The identity of a checkpoint is the source URL (secrets masked), ``per_page`` and the
+``total`` the API reported. A run against the same identity, within the max age, reuses
+the saved pages and fetches only the missing ones. Anything else is discarded with a
+warning event. ``fresh=True`` ignores it. On success the pipeline removes it.
+
+Each page is written to a temp file and renamed, so a killed run never leaves a torn page;
+a page that fails to parse (say after a power cut) is treated as missing and fetched again.
+Pages are not fsynced one by one: a process crash keeps them (the OS has them), and only an
+OS crash can lose the newest ones, which are then simply fetched again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .events import Hook, null_hook
+from .models import Event
+from .redaction import mask_url
+
+__all__ = ["Checkpoint"]
+
+_VERSION = 1
+
+
+class Checkpoint:
+    """Implements the client's page-store protocol on disk."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_age_seconds: float,
+        fresh: bool = False,
+        hook: Hook = null_hook,
+        clock: Callable[[], float],
+        wall: Callable[[], datetime],
+    ) -> None:
+        self.directory = directory
+        self.max_age_seconds = max_age_seconds
+        self.fresh = fresh
+        self._hook = hook
+        self._clock = clock
+        self._wall = wall
+        self._active = False
+        self.saved_pages = 0
+        self.loaded_pages = 0
+        self.resumable_pages = 0
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({str(self.directory)!r}, saved={self.saved_pages})"
+
+    @property
+    def _pages(self) -> Path:
+        return self.directory / "pages"
+
+    @property
+    def _manifest(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def _emit(self, name: str, **fields: Any) -> None:
+        self._hook(Event(name, self._clock(), fields))
+
+    # --- protocol --------------------------------------------------------------------
+    def begin(self, base_url: str, per_page: int, total: int | None) -> int:
+        """Check the identity of what is on disk; keep it or discard it. Returns pages kept."""
+        identity = {"source": mask_url(base_url), "per_page": per_page, "total": total}
+        existing = self._read_manifest()
+        reason = None
+        if existing is not None:
+            if self.fresh:
+                reason = "--fresh was given"
+            elif {k: existing.get(k) for k in identity} != identity:
+                reason = "it belongs to a different source, per_page or total"
+            elif self._age(existing) > self.max_age_seconds:
+                reason = f"it is older than {self.max_age_seconds / 3600:g} h"
+        if existing is not None and reason is None:
+            self.resumable_pages = sum(1 for _ in self._pages.glob("*.json"))
+            self._active = True
+            if self.resumable_pages:
+                self._emit("resumed", directory=str(self.directory), pages=self.resumable_pages)
+            return self.resumable_pages
+        if existing is not None:
+            self._emit("checkpoint_discarded", directory=str(self.directory), reason=reason)
+        self._reset(identity)
+        return 0
+
+    def load(self, page: int) -> dict[str, Any] | None:
+        if not self._active:
+            return None
+        path = self._page_path(page)
+        try:
+            body = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(body, dict):
+            return None
+        self.loaded_pages += 1
+        return body
+
+    def save(self, page: int, body: dict[str, Any]) -> None:
+        if not self._active:
+            return
+        path = self._page_path(page)
+        tmp = path.with_name(path.name + ".tmp")
+        _write_private(tmp, orjson.dumps(body))
+        os.replace(tmp, path)
+        self.saved_pages += 1
+
+    def clear(self) -> None:
+        """Remove the checkpoint after a successful run."""
+        self._active = False
+        self._remove()
+
+    # --- internals -------------------------------------------------------------------
+    def _page_path(self, page: int) -> Path:
+        return self._pages / f"{page:06d}.json"
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        try:
+            manifest = orjson.loads(self._manifest.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, orjson.JSONDecodeError):
+            return {"version": None}  # unreadable: discard
+        return manifest if isinstance(manifest, dict) else {"version": None}
+
+    def _age(self, manifest: dict[str, Any]) -> float:
+        try:
+            created = datetime.fromisoformat(str(manifest["created_at"]))
+        except (KeyError, ValueError):
+            return float("inf")
+        return (self._wall() - created).total_seconds()
+
+    def _reset(self, identity: dict[str, Any]) -> None:
+        self._remove()
+        self._pages.mkdir(exist_ok=True, parents=True, mode=0o700)
+        with contextlib.suppress(OSError):
+            os.chmod(self.directory, 0o700)
+        manifest = {"version": _VERSION, **identity, "created_at": self._wall().astimezone(UTC).isoformat()}
+        tmp = self._manifest.with_name("manifest.json.tmp")
+        _write_private(tmp, orjson.dumps(manifest))
+        os.replace(tmp, self._manifest)
+        self._active = True
+
+
+    def _remove(self) -> None:
+        """Delete only what a checkpoint creates; never a directory's other contents."""
+        if self._pages.is_dir():
+            for path in self._pages.iterdir():
+                if path.suffix in (".json", ".tmp"):
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._pages.rmdir()
+        for name in ("manifest.json", "manifest.json.tmp"):
+            (self.directory / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
