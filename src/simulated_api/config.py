@@ -1,0 +1,153 @@
+"""The simulator's one configuration object, frozen and validated on creation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+from ..errors import ConfigError
+
+__all__ = [
+    "DRIFT_MODES",
+    "FAULT_KINDS",
+    "AsyncSleep",
+    "Clock",
+    "DriftMode",
+    "SimulatorConfig",
+]
+
+#: Every fault the simulator can inject, in the order the CLI lists them.
+#: ``5xx``: 500/502/503/504 with a JSON or HTML body. ``429``: Too Many Requests with
+#: Retry-After. ``reset``: the connection is closed with no answer. ``reset_mid_body``:
+#: headers and part of the body, then the connection is closed. ``truncated``: 200 whose
+#: JSON body is cut short. ``invalid_json``: 200 whose body is not JSON. ``stall``: the
+#: answer comes only after ``stall_seconds``.
+FAULT_KINDS: Final = (
+    "5xx",
+    "429",
+    "reset",
+    "reset_mid_body",
+    "truncated",
+    "invalid_json",
+    "stall",
+)
+
+DriftMode = Literal["none", "insert", "delete"]
+DRIFT_MODES: Final[tuple[DriftMode, ...]] = ("none", "insert", "delete")
+
+Clock = Callable[[], float]
+AsyncSleep = Callable[[float], Awaitable[None]]
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message, hint="fix the simulator setting")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulatorConfig:
+    """Everything that shapes what the simulated API serves and how it misbehaves.
+
+    ``customers=None`` serves the 12-user demo dataset plus its problem records; an
+    integer serves a lazily generated dataset of that size. ``clock`` (monotonic
+    seconds, token bucket), ``wall_clock`` (epoch seconds, HTTP-date Retry-After),
+    ``sleep`` (async, latency and stalls) and ``now`` (the moment the dataset's
+    timestamps are relative to) default to the real ones when left ``None``.
+    """
+
+    # data
+    customers: int | None = None
+    seed: int = 0
+    duplicate_rate: float = 0.02
+    bad_record_rate: float = 0.01
+    # paging
+    base_path: str = "/api"
+    default_per_page: int = 6
+    max_per_page: int = 100
+    # faults
+    fault_rate: float = 0.2
+    fault_kinds: tuple[str, ...] = ("5xx",)
+    error_statuses: tuple[int, ...] = (500, 502, 503, 504)
+    max_consecutive_failures: int | None = 3
+    retry_after_seconds: int = 1
+    stall_seconds: float = 20.0
+    # rate limit (token bucket); rate_limit=0 means unlimited
+    rate_limit: float = 0.0
+    burst: int = 10
+    # latency
+    latency_ms: float = 0.0
+    latency_jitter: float = 0.0
+    # auth; repr=False keeps the key out of logs and tracebacks
+    api_key: str | None = field(default=None, repr=False)
+    # page drift
+    drift: DriftMode = "none"
+    drift_every: int = 3
+    drift_max_events: int | None = None
+    # injectable edges
+    clock: Clock | None = field(default=None, compare=False)
+    wall_clock: Clock | None = field(default=None, compare=False)
+    sleep: AsyncSleep | None = field(default=None, compare=False)
+    now: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check(
+            self.customers is None or self.customers >= 0,
+            f"customers must be >= 0, got {self.customers}",
+        )
+        for name in ("duplicate_rate", "bad_record_rate", "fault_rate"):
+            value = getattr(self, name)
+            _check(0.0 <= value <= 1.0, f"{name} must be between 0 and 1, got {value}")
+        _check(
+            self.duplicate_rate + self.bad_record_rate <= 1.0,
+            "duplicate_rate + bad_record_rate must be at most 1",
+        )
+        _check(
+            self.base_path == ""
+            or (self.base_path.startswith("/") and not self.base_path.endswith("/")),
+            f"base_path must be empty or look like '/api', got {self.base_path!r}",
+        )
+        _check(self.max_per_page >= 1, f"max_per_page must be >= 1, got {self.max_per_page}")
+        _check(
+            self.default_per_page >= 1,
+            f"default_per_page must be >= 1, got {self.default_per_page}",
+        )
+        unknown = sorted(set(self.fault_kinds) - set(FAULT_KINDS))
+        _check(not unknown, f"unknown fault kinds {unknown}; choose from {', '.join(FAULT_KINDS)}")
+        _check(
+            self.fault_rate == 0.0 or bool(self.fault_kinds),
+            "fault_kinds must not be empty when fault_rate > 0",
+        )
+        _check(
+            bool(self.error_statuses) and all(500 <= s <= 599 for s in self.error_statuses),
+            f"error_statuses must be 5xx codes, got {self.error_statuses}",
+        )
+        _check(
+            self.max_consecutive_failures is None or self.max_consecutive_failures >= 1,
+            "max_consecutive_failures must be >= 1 (or None for no cap)",
+        )
+        _check(self.retry_after_seconds >= 0, "retry_after_seconds must be >= 0")
+        _check(
+            math.isfinite(self.stall_seconds) and self.stall_seconds >= 0,
+            "stall_seconds must be >= 0",
+        )
+        _check(
+            math.isfinite(self.rate_limit) and self.rate_limit >= 0,
+            "rate_limit must be >= 0 (0 = unlimited)",
+        )
+        _check(self.burst >= 1, f"burst must be >= 1, got {self.burst}")
+        _check(self.latency_ms >= 0, f"latency_ms must be >= 0, got {self.latency_ms}")
+        _check(0.0 <= self.latency_jitter <= 1.0, "latency_jitter must be between 0 and 1")
+        _check(self.drift in DRIFT_MODES, f"drift must be one of {', '.join(DRIFT_MODES)}")
+        _check(self.drift_every >= 1, f"drift_every must be >= 1, got {self.drift_every}")
+        _check(
+            self.drift_max_events is None or self.drift_max_events >= 0,
+            "drift_max_events must be >= 0 (or None for no cap)",
+        )
+        _check(self.api_key is None or self.api_key != "", "api_key must not be empty")
+
+    @property
+    def faults_enabled(self) -> bool:
+        return self.fault_rate > 0.0 and bool(self.fault_kinds)

@@ -1,0 +1,170 @@
+"""The state behind one running simulated API, and the decisions made per request.
+
+One :class:`Simulator` holds the dataset (seen through page drift), the fault injector,
+the token bucket, the stats and the injected edges (clock, wall clock, sleep). The
+Starlette routes in :mod:`.app` are thin: they ask the simulator what to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from email.utils import formatdate
+from math import ceil
+from typing import Any, Final
+
+import orjson
+
+from .config import SimulatorConfig
+from .dataset import Dataset
+from .demo import demo_dataset
+from .drift import DriftView
+from .faults import FaultInjector
+from .generator import GeneratedDataset
+from .paging import page_start, total_pages
+from .randomness import mix, to_unit
+from .ratelimit import TokenBucket
+from .stats import SimulatorStats
+
+__all__ = ["SUPPORT", "Simulator", "build_dataset"]
+
+#: The ``support`` object reqres.in puts on every page.
+SUPPORT: Final = {
+    "url": "https://reqres.in/#support-heading",
+    "text": "To keep ReqRes free, contributions towards server costs are appreciated!",
+}
+
+_SALT_LATENCY: Final = 0x4C415459
+_SALT_RETRY_DATE: Final = 0x44415445
+
+
+def build_dataset(config: SimulatorConfig, now: datetime) -> Dataset:
+    """The demo dataset (``customers=None``) or a generated one of that size."""
+    if config.customers is None:
+        return demo_dataset(now, seed=config.seed)
+    return GeneratedDataset(
+        config.customers,
+        seed=config.seed,
+        now=now,
+        duplicate_rate=config.duplicate_rate,
+        bad_record_rate=config.bad_record_rate,
+    )
+
+
+class Simulator:
+    """Everything one app instance needs to answer requests."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.now = config.now or datetime.now(UTC)
+        self.dataset = build_dataset(config, self.now)
+        self.view = DriftView(
+            self.dataset,
+            mode=config.drift,
+            every=config.drift_every,
+            max_events=config.drift_max_events,
+            seed=config.seed,
+        )
+        self.faults = FaultInjector(config)
+        self.bucket = TokenBucket(config.rate_limit, config.burst, config.clock or time.monotonic)
+        self.stats = SimulatorStats()
+        self.sleep = config.sleep or asyncio.sleep
+        self.wall_clock = config.wall_clock or time.time
+        self._requests = itertools.count()
+        self._throttled = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
+
+    # -- auth -----------------------------------------------------------------------
+    def authorized(self, api_key: str | None) -> bool:
+        expected = self.config.api_key
+        if expected is None:
+            return True
+        return api_key is not None and hmac.compare_digest(api_key.encode(), expected.encode())
+
+    # -- timing ---------------------------------------------------------------------
+    def latency(self, request_number: int) -> float:
+        """Seconds of latency for the ``request_number``-th request (fixed ± jitter)."""
+        base = self.config.latency_ms / 1000.0
+        if base <= 0.0:
+            return 0.0
+        jitter = self.config.latency_jitter
+        u = to_unit(mix(self.config.seed, _SALT_LATENCY, request_number))
+        return base * (1.0 + jitter * (2.0 * u - 1.0))
+
+    async def delay(self) -> None:
+        """Sleep this request's latency (through the injected sleep)."""
+        seconds = self.latency(next(self._requests))
+        if seconds > 0.0:
+            await self.sleep(seconds)
+
+    def retry_after(self, seconds: int, *, http_date: bool) -> str:
+        """A Retry-After value: delta-seconds, or the HTTP-date that many seconds ahead."""
+        if not http_date:
+            return str(seconds)
+        return formatdate(ceil(self.wall_clock() + seconds), usegmt=True)
+
+    def throttled_uses_date(self) -> bool:
+        """Whether the next token-bucket 429 spells Retry-After as an HTTP-date."""
+        return bool(mix(self.config.seed, _SALT_RETRY_DATE, next(self._throttled)) & 1)
+
+    async def stall(self, client_gone: Coroutine[Any, Any, None]) -> bool:
+        """Wait ``stall_seconds``; return False if the client left first.
+
+        ``client_gone`` completes when the client disconnects. The wait also ends early
+        when the server shuts down (:meth:`close`).
+        """
+        tasks = {
+            "sleep": asyncio.ensure_future(self.sleep(self.config.stall_seconds)),
+            "gone": asyncio.ensure_future(client_gone),
+            "closing": asyncio.ensure_future(self._closing_event().wait()),
+        }
+        done, pending = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return tasks["gone"] not in done
+
+    def _closing_event(self) -> asyncio.Event:
+        if self._closing is None:
+            self._loop = asyncio.get_running_loop()
+            self._closing = asyncio.Event()
+        return self._closing
+
+    def close(self) -> None:
+        """Release stalled requests; safe to call from any thread."""
+        loop, event = self._loop, self._closing
+        if loop is None or event is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(event.set)
+
+    # -- content --------------------------------------------------------------------
+    def page_body(self, page: int, per_page: int) -> tuple[bytes, int]:
+        """The JSON body of one list page and the number of records on it."""
+        total = len(self.view)
+        start = page_start(page, per_page)
+        records = self.view.records(start, start + per_page) if start < total else []
+        body = orjson.dumps(
+            {
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "total_pages": total_pages(total, per_page),
+                "data": records,
+                "support": SUPPORT,
+            }
+        )
+        return body, len(records)
+
+    def user_body(self, user_id: int) -> bytes | None:
+        """The JSON body of ``GET /users/{id}``, or ``None`` when there is no such user."""
+        record = self.view.find(user_id)
+        if record is None:
+            return None
+        return orjson.dumps({"data": record, "support": SUPPORT})
