@@ -1,0 +1,174 @@
+"""``python -m bench``: run the issue #7 benchmark and write ``bench/results.md``.
+
+Examples::
+
+    python -m bench --setup-dlt                 # once: dlt into bench/.venv-dlt
+    python -m bench                             # both scenarios, full size, 3 repetitions
+    python -m bench --scenario a --repeat 5
+    python -m bench --scenario b --customers 100000
+    python -m bench --smoke                     # seconds; what CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .config import BenchConfig, build_config
+from .contenders import Contender, DltRestApi, NaiveBaseline, OurPipeline, setup_dlt_venv
+from .machine import describe_machine
+from .scale import run_scale
+from .simulator_proc import SimulatorError, simulator_missing
+from .slow_api import run_slow_api
+from .table import Report, render
+
+__all__ = ["main"]
+
+CONTENDER_KEYS = ("ours", "naive", "dlt", "dlt-auto")
+
+
+def _contender_keys(text: str) -> tuple[str, ...]:
+    keys = tuple(part.strip() for part in text.split(","))
+    unknown = sorted(set(keys) - set(CONTENDER_KEYS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown contenders {unknown}")
+    return keys
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(part.replace("_", "")) for part in text.split(","))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenario", choices=("a", "b", "all"), default="all")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        help="A: customers served (default 10,000). B: the largest N (default 1,000,000); "
+        "growth runs at N/100, N/10 and N",
+    )
+    parser.add_argument("--sizes", type=_sizes, help="B: explicit sizes, e.g. 10000,100000")
+    parser.add_argument(
+        "--per-page", type=int, help="A: page size (default 25). B: page size (default 1000)"
+    )
+    parser.add_argument("--repeat", type=int, help="repetitions per measurement (default 3)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few hundred records, no latency, no faults, each scenario once",
+    )
+    parser.add_argument(
+        "--setup-dlt",
+        action="store_true",
+        help="create bench/.venv-dlt with the pinned dlt, then exit",
+    )
+    parser.add_argument("--skip-dlt", action="store_true", help="leave out the dlt rows")
+    parser.add_argument(
+        "--contenders",
+        type=_contender_keys,
+        help=f"A: a subset of {','.join(CONTENDER_KEYS)}",
+    )
+    parser.add_argument("--output", type=Path, help="markdown file (default bench/results.md)")
+    parser.add_argument("--seed", type=int, help="dataset and fault seed (default 7)")
+    parser.add_argument("--dlt-venv", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--simulator-module", help=argparse.SUPPRESS)
+    return parser
+
+
+def _contenders(config: BenchConfig) -> list[Contender]:
+    all_of: list[Contender] = [
+        OurPipeline(config.repo_root, timeout=config.timeout),
+        NaiveBaseline(),
+        DltRestApi(config.dlt_venv, config.repo_root, "explicit", timeout=config.timeout),
+        DltRestApi(config.dlt_venv, config.repo_root, "auto", timeout=config.timeout),
+    ]
+    return [
+        c
+        for c in all_of
+        if c.key in config.contenders and not (config.skip_dlt and c.key.startswith("dlt"))
+    ]
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError
+
+
+def run(config: BenchConfig, command: str) -> Report:
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    slow_api = scale = None
+    if config.scenario in ("a", "all"):
+        slow_api = run_slow_api(config, _contenders(config), _log)
+    if config.scenario in ("b", "all"):
+        scale = run_scale(config, _log)
+    return Report(
+        config=config,
+        machine=describe_machine(config.repo_root),
+        command=command,
+        started_at=started,
+        slow_api=slow_api,
+        scale=scale,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = build_config(
+        scenario=args.scenario,
+        smoke=args.smoke,
+        customers=args.customers,
+        per_page=args.per_page,
+        sizes=args.sizes,
+        repeat=args.repeat,
+        skip_dlt=args.skip_dlt,
+        output=args.output,
+        dlt_venv=args.dlt_venv,
+        seed=args.seed,
+        simulator_module=args.simulator_module,
+        contenders=args.contenders,
+    )
+    if args.setup_dlt:
+        _log(f"installing dlt into {config.dlt_venv}")
+        setup_dlt_venv(config.dlt_venv)
+        _log("done")
+        return 0
+    if (why := simulator_missing(config.simulator_module)) is not None:
+        _log(why)
+        return 2
+    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    try:
+        report = run(config, command.strip())
+    except SimulatorError as exc:
+        _log(f"simulator: {exc}")
+        return 2
+    text = render(report)
+    print(text)
+    config.output.parent.mkdir(parents=True, exist_ok=True)
+    config.output.write_text(text, encoding="utf-8")
+    config.raw_output.parent.mkdir(parents=True, exist_ok=True)
+    config.raw_output.write_bytes(
+        orjson.dumps(dataclasses.asdict(report), default=_jsonable, option=orjson.OPT_INDENT_2)
+    )
+    _log(f"wrote {config.output} and {config.raw_output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Scenario B: scale. End to end at growing N, and the transform alone against a floor.
+
+End to end: a simulator process with no faults, no latency and the largest page size,
+and our pipeline in another process, whose peak RSS comes from ``os.wait4``.
+Transform only: a worker process per run parses a generated file with orjson (the
+floor) and transforms the records; it too is measured per process, so RSS is per size.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from .config import BenchConfig
+from .contenders import FetchResult, OurPipeline, Target
+from .dataset_file import AS_OF, ensure_dataset
+from .procs import child_env, run_measured
+from .simulator_proc import SimulatorError, SimulatorProcess
+
+__all__ = [
+    "EndToEnd",
+    "ScaleRun",
+    "TransformAttempt",
+    "TransformOnly",
+    "run_scale",
+    "transform_missing",
+]
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EndToEnd:
+    size: int
+    attempts: tuple[FetchResult, ...]
+    skipped: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransformAttempt:
+    ok: bool
+    note: str = ""
+    records: int = 0
+    parse_seconds: float = 0.0
+    transform_seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    baseline_rss_bytes: int = 0
+    exported: int = 0
+
+    @property
+    def total_seconds(self) -> float:
+        return self.parse_seconds + self.transform_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TransformOnly:
+    size: int
+    attempts: tuple[TransformAttempt, ...]
+    skipped: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleRun:
+    end_to_end: tuple[EndToEnd, ...]
+    transform: tuple[TransformOnly, ...]
+
+
+def transform_missing() -> str | None:
+    try:
+        found = importlib.util.find_spec("src.data_processor") is not None
+    except ImportError as exc:
+        return f"not available ({exc})"
+    return None if found else "not available (no src.data_processor yet)"
+
+
+def _end_to_end(config: BenchConfig, size: int, tmp: Path, log: Log) -> EndToEnd:
+    ours = OurPipeline(config.repo_root, timeout=config.timeout)
+    if (why := ours.unavailable()) is not None:
+        return EndToEnd(size, (), why)
+    spec = config.scale.sim_spec(size, config.seed)
+    attempts = []
+    for rep in range(config.repeat):
+        log(f"B: end to end, {size:,} customers, run {rep + 1}/{config.repeat}")
+        try:
+            with SimulatorProcess(spec, config.repo_root, module=config.simulator_module) as sim:
+                target = Target(sim.base_url, config.scale.per_page, size)
+                result = ours.run(target, tmp / f"e2e-{size}-{rep}")
+        except SimulatorError as exc:
+            result = FetchResult.failed(f"simulator: {exc}")
+        log(f"B: -> {result.status}, {result.records} records, {result.wall_seconds} s")
+        attempts.append(result)
+    return EndToEnd(size, tuple(attempts))
+
+
+def _transform_once(config: BenchConfig, data: Path, workdir: Path) -> TransformAttempt:
+    argv = [sys.executable, "-m", "bench.transform_worker", str(data), "--as-of", AS_OF.isoformat()]
+    proc = run_measured(argv, cwd=workdir, env=child_env(config.repo_root), timeout=config.timeout)
+    if not proc.ok:
+        return TransformAttempt(ok=False, note=f"exit {proc.returncode}: {proc.tail()}")
+    try:
+        report = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, orjson.JSONDecodeError):
+        return TransformAttempt(ok=False, note=f"no report: {proc.tail()}")
+    return TransformAttempt(
+        ok=True,
+        note="" if report["balanced"] else "counts do not balance",
+        records=report["records"],
+        parse_seconds=report["parse_seconds"],
+        transform_seconds=report["transform_seconds"],
+        peak_rss_bytes=proc.peak_rss_bytes,
+        baseline_rss_bytes=report["baseline_rss_bytes"],
+        exported=report["exported"],
+    )
+
+
+def _transform_only(config: BenchConfig, size: int, tmp: Path, log: Log) -> TransformOnly:
+    if (why := transform_missing()) is not None:
+        return TransformOnly(size, (), why)
+    log(f"B: transform, {size:,} records: preparing the raw file")
+    data = ensure_dataset(config.data_dir, config.repo_root, size, config.seed)
+    attempts = []
+    for rep in range(config.repeat):
+        log(f"B: transform, {size:,} records, run {rep + 1}/{config.repeat}")
+        attempt = _transform_once(config, data, tmp / f"transform-{size}-{rep}")
+        log(f"B: -> ok={attempt.ok} {attempt.total_seconds:.2f} s {attempt.note}")
+        attempts.append(attempt)
+    return TransformOnly(size, tuple(attempts))
+
+
+def run_scale(config: BenchConfig, log: Log) -> ScaleRun:
+    with tempfile.TemporaryDirectory(prefix="bench-b-") as name:
+        tmp = Path(name)
+        e2e = tuple(_end_to_end(config, size, tmp, log) for size in config.scale.e2e_sizes)
+        transform = tuple(
+            _transform_only(config, size, tmp, log) for size in config.scale.transform_sizes
+        )
+    return ScaleRun(e2e, transform)
