@@ -32,6 +32,7 @@ import orjson
 from .events import Hook, null_hook
 from .models import Event
 from .redaction import mask_url
+from .source.page_store import StoreIdentity
 
 __all__ = ["Checkpoint"]
 
@@ -77,9 +78,13 @@ class Checkpoint:
         self._hook(Event(name, self._clock(), fields))
 
     # --- protocol --------------------------------------------------------------------
-    def begin(self, base_url: str, per_page: int, total: int | None) -> int:
-        """Check the identity of what is on disk; keep it or discard it. Returns pages kept."""
-        identity = {"source": mask_url(base_url), "per_page": per_page, "total": total}
+    def begin(self, store_identity: StoreIdentity) -> None:
+        """Check the identity of what is on disk; keep it or discard it."""
+        identity = {
+            "source": mask_url(store_identity.base_url),
+            "per_page": store_identity.per_page,
+            "total": store_identity.total,
+        }
         existing = self._read_manifest()
         reason = None
         if existing is not None:
@@ -94,11 +99,10 @@ class Checkpoint:
             self._active = True
             if self.resumable_pages:
                 self._emit("resumed", directory=str(self.directory), pages=self.resumable_pages)
-            return self.resumable_pages
+            return
         if existing is not None:
             self._emit("checkpoint_discarded", directory=str(self.directory), reason=reason)
         self._reset(identity)
-        return 0
 
     def load(self, page: int) -> dict[str, Any] | None:
         if not self._active:

@@ -10,6 +10,7 @@ import pytest
 
 from src.checkpoint import Checkpoint
 from src.models import Event
+from src.source.page_store import StoreIdentity
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 URL = "http://127.0.0.1:9/api"
@@ -25,11 +26,13 @@ def make(tmp_path: Path, *, now: datetime = T0, fresh: bool = False,
 def test_saved_pages_are_loaded_by_the_next_run(tmp_path: Path) -> None:
     """Pages saved by one run are served to the next run with the same identity."""
     first = make(tmp_path)
-    assert first.begin(URL, 6, 12) == 0
+    first.begin(StoreIdentity(URL, 6, 12))
+    assert first.resumable_pages == 0
     first.save(1, {"page": 1, "data": [{"id": 1}]})
     events: list[Event] = []
     second = make(tmp_path, events=events)
-    assert second.begin(URL, 6, 12) == 1
+    second.begin(StoreIdentity(URL, 6, 12))
+    assert second.resumable_pages == 1
     assert second.load(1) == {"page": 1, "data": [{"id": 1}]}
     assert second.load(2) is None
     assert [e.name for e in events] == ["resumed"]
@@ -50,11 +53,12 @@ def test_mismatched_checkpoint_is_discarded_with_a_warning(
 ) -> None:
     """A checkpoint of another source, per_page or total, too old, or with --fresh is dropped."""
     first = make(tmp_path)
-    first.begin(URL, 6, 12)
+    first.begin(StoreIdentity(URL, 6, 12))
     first.save(1, {"page": 1, "data": []})
     events: list[Event] = []
     second = make(tmp_path, now=T0 + timedelta(hours=later), fresh=fresh, events=events)
-    assert second.begin(url, per_page, total) == 0
+    second.begin(StoreIdentity(url, per_page, total))
+    assert second.resumable_pages == 0
     assert second.load(1) is None
     assert events[0].name == "checkpoint_discarded"
     assert reason in events[0].fields["reason"]
@@ -63,7 +67,7 @@ def test_mismatched_checkpoint_is_discarded_with_a_warning(
 def test_files_are_private_and_hold_no_key(tmp_path: Path) -> None:
     """Pages are 0600 in a 0700 directory, and a key in the URL is masked in the manifest."""
     cp = make(tmp_path)
-    cp.begin(URL + "?api_key=sk-secret", 6, 12)
+    cp.begin(StoreIdentity(URL + "?api_key=sk-secret", 6, 12))
     cp.save(3, {"data": []})
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
     page = tmp_path / "state" / "pages" / "000003.json"
@@ -74,7 +78,7 @@ def test_files_are_private_and_hold_no_key(tmp_path: Path) -> None:
 def test_clear_removes_only_what_it_created(tmp_path: Path) -> None:
     """clear() deletes the checkpoint files but never a user's other files."""
     cp = make(tmp_path)
-    cp.begin(URL, 6, 12)
+    cp.begin(StoreIdentity(URL, 6, 12))
     cp.save(1, {"data": []})
     keep = tmp_path / "state" / "notes.txt"
     keep.write_text("mine")
@@ -87,8 +91,8 @@ def test_clear_removes_only_what_it_created(tmp_path: Path) -> None:
 def test_torn_page_is_treated_as_missing(tmp_path: Path) -> None:
     """A page file that does not parse is fetched again rather than trusted."""
     cp = make(tmp_path)
-    cp.begin(URL, 6, 12)
+    cp.begin(StoreIdentity(URL, 6, 12))
     (tmp_path / "state" / "pages" / "000002.json").write_bytes(b'{"data": [')
     again = make(tmp_path)
-    again.begin(URL, 6, 12)
+    again.begin(StoreIdentity(URL, 6, 12))
     assert again.load(2) is None
