@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     sim_customers: int | None = _f(
         None, SIM, "Generated customers. Unset: the 12-user demo dataset.", ge=0
     )
-    sim_seed: int = _f(42, SIM, "Seed of the generated data and faults.")
+    sim_seed: int = _f(11, SIM, "Seed of the generated data and faults.")
     sim_fault_rate: float = _f(0.2, SIM, "Share of requests failing with 5xx.", ge=0, le=1)
     sim_rate_limit: float = _f(0.0, SIM, "Server rate limit, req/s; 0 = unlimited.", ge=0)
 
