@@ -74,16 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
                 help=help_text,
             )
         else:
-            choices = get_args(info.annotation) if name in ("log_level", "log_format") else None
-            group.add_argument(
-                flag(name),
-                dest=name,
-                metavar=name.upper(),
-                default=argparse.SUPPRESS,
-                choices=[str(c) for c in choices] if choices else None,
-                type=str.lower if choices else None,
-                help=help_text,
-            )
+            choices = get_args(info.annotation) if name in ("log_level", "log_format") else ()
+            if choices:
+                group.add_argument(
+                    flag(name),
+                    dest=name,
+                    default=argparse.SUPPRESS,
+                    choices=[str(c) for c in choices],
+                    type=str.lower,
+                    help=help_text,
+                )
+            else:
+                group.add_argument(
+                    flag(name), dest=name, metavar=name.upper(), default=argparse.SUPPRESS,
+                    help=help_text,
+                )
     return parser
 
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
-    DotEnvSettingsSource,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -39,7 +38,7 @@ _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
 API, OUTPUT, RULES, RUN, SIM = "API", "Output", "Business rules", "Run", "Built-in simulator"
 
 
-def _f(default: Any, group: str, help: str, **kw: Any) -> Any:  # noqa: A002
+def _f(default: Any, group: str, help: str, **kw: Any) -> Any:
     return Field(default, description=help, json_schema_extra={"group": group}, **kw)
 
 
@@ -174,7 +173,9 @@ class Settings(BaseSettings):
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.state_dir if self.state_dir is not None else self.output.parent / ".pipeline_state"
+        if self.state_dir is not None:
+            return self.state_dir
+        return self.output.parent / ".pipeline_state"
 
     def resolved_as_of(self, now: datetime) -> datetime:
         return self.as_of if self.as_of is not None else now.astimezone(UTC)

@@ -120,7 +120,7 @@ class SinkError(PipelineError):
     """The output cannot be written (missing directory, permissions, disk full)."""
 
 
-class InvalidRecord(PipelineError):  # noqa: N818 - the Singer SDK name, kept on purpose
+class InvalidRecord(PipelineError):
     """One raw record cannot be used. It is set aside with its reason, never exported."""
 
     def __init__(self, reason: str, record: Any) -> None:

@@ -6,7 +6,14 @@ from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from .models import Event
 
@@ -19,7 +26,7 @@ class ProgressBar:
     def __init__(self, *, enabled: bool, stream: TextIO) -> None:
         self.enabled = enabled
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._records = 0
         if enabled:
             self._progress = Progress(

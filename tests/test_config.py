@@ -56,7 +56,8 @@ def test_api_key_is_secret_in_repr() -> None:
     """The settings repr masks the API key."""
     s = load_settings({}, environ={"PIPELINE_API_KEY": KEY}, env_file=None)
     assert KEY not in repr(s)
-    assert s.api_key is not None and s.api_key.get_secret_value() == KEY
+    assert s.api_key is not None
+    assert s.api_key.get_secret_value() == KEY
 
 
 def test_as_of_without_zone_is_utc() -> None:
@@ -64,7 +65,9 @@ def test_as_of_without_zone_is_utc() -> None:
     a = load_settings({"as_of": "2026-01-02T03:04:05"}, environ={}, env_file=None).as_of
     b = load_settings({"as_of": "2026-01-02T05:04:05+02:00"}, environ={}, env_file=None).as_of
     assert a == b
-    assert a is not None and a.utcoffset() is not None and a.isoformat().endswith("+00:00")
+    assert a is not None
+    assert a.utcoffset() is not None
+    assert a.isoformat().endswith("+00:00")
 
 
 def test_state_dir_defaults_next_to_the_output() -> None:

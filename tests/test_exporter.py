@@ -135,9 +135,13 @@ def test_failed_write_leaves_previous_output_intact(tmp_path: Path) -> None:
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), atomic_writer(out) as fh:
-        fh.write(b"{partial")
-        raise Boom
+    def write_then_fail() -> None:
+        with atomic_writer(out) as fh:
+            fh.write(b"{partial")
+            raise Boom
+
+    with pytest.raises(Boom):
+        write_then_fail()
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 

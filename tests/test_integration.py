@@ -112,7 +112,8 @@ def test_default_run_is_sorted_by_name_then_id(default_run: Any) -> None:
 def test_default_run_prints_a_summary_and_logs_retries(default_run: Any) -> None:
     """stdout has the summary; stderr shows retries with UTC timestamps, page and cause."""
     proc, doc, _ = default_run
-    assert "exported" in proc.stdout and "duplicates" in proc.stdout
+    assert "exported" in proc.stdout
+    assert "duplicates" in proc.stdout
     assert "retries" in proc.stdout
     retries = [line for line in proc.stderr.splitlines() if " retry " in line]
     assert retries, proc.stderr
