@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConfigError
+
 __all__ = ["BusinessRules"]
 
 
@@ -32,3 +34,30 @@ class BusinessRules:
     medium_quality_min: int = 70
     # duplicates
     match_email: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse thresholds that cannot work together (ConfigError names the setting)."""
+        problems = [
+            name
+            for name, ok in (
+                ("active_days", 0 <= self.active_days <= 36_500),
+                ("future_tolerance_days", 0 <= self.future_tolerance_days <= 36_500),
+                ("min_valid_year", 1 <= self.min_valid_year <= 9999),
+                ("epoch_ms_threshold", 0 < self.epoch_ms_threshold < 2**53),
+                ("high_sessions", 0 <= self.medium_sessions <= self.high_sessions),
+                ("medium_sessions", self.medium_sessions >= 0),
+                ("high_orders_if_active", self.high_orders_if_active >= 0),
+                ("medium_orders", self.medium_orders >= 0),
+                ("enterprise_ltv", 0 <= self.premium_ltv <= self.enterprise_ltv),
+                ("premium_ltv", self.premium_ltv >= 0),
+                ("quality_penalty", 0 <= self.quality_penalty <= 100),
+                ("high_quality_min", self.medium_quality_min <= self.high_quality_min <= 100),
+                ("medium_quality_min", self.medium_quality_min >= 0),
+            )
+            if not ok
+        ]
+        if problems:
+            raise ConfigError(
+                f"invalid business rules: {', '.join(problems)}",
+                hint="see docs/business_rules.md for the allowed ranges",
+            )

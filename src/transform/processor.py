@@ -1,0 +1,240 @@
+"""The data processor: raw customer records in, analytics-ready customers out.
+
+One-shot::
+
+    result = CustomerDataProcessor(as_of=as_of).process_customers(raw_records)
+
+Streaming, while pages arrive (memory stays flat: each batch becomes compact columns at
+once and its raw dicts are dropped; only rejected records are kept, with their reason)::
+
+    processor = CustomerDataProcessor(as_of=as_of)
+    for page in pages:
+        processor.add_batch(page.records)
+    result = processor.finish()
+
+Every run ends with the accounting identity: records in = exported + merged + rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, Final
+
+import polars as pl
+
+from ..errors import InvalidRecord, PipelineError
+from ..models import CUSTOMER_SCHEMA, Merge, ProcessCounts, ProcessResult, Rejection
+from ._columnar import DERIVED_SCHEMA, Deriver, extract, parse_ids
+from .dedupe import deduplicate
+from .normalizers import check_record
+from .rules import BusinessRules
+
+__all__ = ["AccountingError", "CustomerDataProcessor"]
+
+#: Records handed to one add_batch by process_customers.
+_BATCH: Final = 65_536
+#: Accepted rows collected (as text columns) before the rules run over them at once.
+_FLUSH_ROWS: Final = 131_072
+
+
+class AccountingError(PipelineError):
+    """A run did not account for every record. Always a bug in the transform, never bad data."""
+
+
+def _refuse_single_value(records: object) -> None:
+    if isinstance(records, Mapping | str | bytes):
+        raise TypeError(
+            f"expected a sequence of raw records, got one {type(records).__name__}; "
+            "wrap a single record in a list"
+        )
+
+
+def _reject(record: Any, position: int) -> Rejection:
+    """The rejection of a record the columnar path set aside, with the reference's reason."""
+    try:
+        check_record(record)
+    except InvalidRecord as exc:
+        return Rejection(reason=exc.reason, record=record, position=position)
+    raise AccountingError(
+        f"record at position {position} was set aside but its id is valid; "
+        "the columnar id rule disagrees with normalize_id"
+    )
+
+
+def _indices(items: list[type], value: type) -> Iterator[int]:
+    """Every index of ``value`` in ``items``, found by C-speed ``list.index`` scans."""
+    index = -1
+    while True:
+        try:
+            index = items.index(value, index + 1)
+        except ValueError:
+            return
+        yield index
+
+
+def _split_objects(
+    records: Sequence[Any], base: int
+) -> tuple[Sequence[dict[str, Any]], pl.Series, list[Rejection]]:
+    """The dict records, their positions, and a rejection for every other record."""
+    types = list(map(type, records))
+    odd_types = set(types) - {dict}
+    if not odd_types:
+        return records, pl.int_range(base, base + len(records), dtype=pl.Int64, eager=True), []
+    odd = sorted(index for kind in odd_types for index in _indices(types, kind))
+    objects: list[dict[str, Any]] = []
+    dropped: list[int] = []
+    start = 0
+    for index in odd:
+        objects.extend(records[start:index])
+        start = index + 1
+        record = records[index]
+        if isinstance(record, dict):  # a dict subclass is still a JSON object
+            objects.append(record)
+        else:
+            dropped.append(index)
+    objects.extend(records[start:])
+    positions = pl.int_range(base, base + len(records), dtype=pl.Int64, eager=True)
+    if dropped:
+        positions = positions.filter(~positions.is_in([base + index for index in dropped]))
+    rejected = [_reject(records[index], base + index) for index in dropped]
+    return objects, positions, rejected
+
+
+class _Run:
+    """One run's state: the position counter, rejections, staged and derived columns."""
+
+    def __init__(self, deriver: Deriver, match_email: bool) -> None:
+        self._deriver = deriver
+        self._match_email = match_email
+        self._records_in = 0
+        self._rejected: list[Rejection] = []
+        self._staged: list[pl.DataFrame] = []
+        self._staged_rows = 0
+        self._derived: list[pl.DataFrame] = []
+        # At most one derive runs in the background (Polars releases the GIL), overlapping
+        # the Python-bound extraction of the next records; results keep their order.
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: Future[pl.DataFrame] | None = None
+
+    def add(self, records: Sequence[Any]) -> None:
+        base = self._records_in
+        self._records_in += len(records)
+        objects, positions, rejected = _split_objects(records, base)
+        frame = extract(objects).with_columns(
+            positions.alias("position"), parse_ids(pl.col("id")).alias("customer_id")
+        )
+        no_id = frame.filter(pl.col("customer_id").is_null())["position"].to_list()
+        rejected.extend(_reject(records[position - base], position) for position in no_id)
+        rejected.sort(key=lambda rejection: rejection.position)
+        self._rejected.extend(rejected)
+        accepted = frame.filter(pl.col("customer_id").is_not_null()).drop("id")
+        self._staged.append(accepted)
+        self._staged_rows += accepted.height
+        if self._staged_rows >= _FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand the staged rows to a background derive (after the previous one is done)."""
+        self._collect()
+        if not self._staged:
+            return
+        staged = pl.concat(self._staged, rechunk=True)
+        self._staged, self._staged_rows = [], 0
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform")
+        self._pending = self._worker.submit(self._deriver.derive, staged)
+
+    def _collect(self) -> None:
+        """Wait for the background derive, if any, and keep its result."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._derived.append(pending.result())
+
+    def finish(self) -> ProcessResult:
+        try:
+            self._flush()
+            self._collect()
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True, cancel_futures=True)
+                self._worker = None
+        derived = (
+            pl.concat(self._derived, rechunk=True)
+            if self._derived
+            else pl.DataFrame(schema=DERIVED_SCHEMA)
+        )
+        self._derived = []
+        survivors, merges = deduplicate(derived, match_email=self._match_email)
+        frame = survivors.sort(["full_name", "customer_id"]).select(
+            pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items()
+        )
+        counts = ProcessCounts(
+            records_in=self._records_in,
+            exported=frame.height,
+            duplicates_merged=len(merges),
+            rejected=len(self._rejected),
+        )
+        _check_accounting(counts, merges, self._rejected, derived.height)
+        return ProcessResult(frame=frame, rejected=self._rejected, merges=merges, counts=counts)
+
+
+def _check_accounting(
+    counts: ProcessCounts, merges: list[Merge], rejected: list[Rejection], accepted: int
+) -> None:
+    """Raise :class:`AccountingError` unless every input position is accounted for once."""
+    problems = []
+    if not counts.balanced:
+        problems.append(
+            f"records in {counts.records_in} != exported {counts.exported} "
+            f"+ merged {counts.duplicates_merged} + rejected {counts.rejected}"
+        )
+    if accepted + counts.rejected != counts.records_in:
+        problems.append(f"accepted {accepted} + rejected {counts.rejected} != records in")
+    if accepted != counts.exported + counts.duplicates_merged:
+        problems.append(f"accepted {accepted} != exported + merged")
+    if problems:
+        raise AccountingError("transform accounting failed: " + "; ".join(problems))
+
+
+class CustomerDataProcessor:
+    """Normalizes, deduplicates and scores raw customer records (issue #4).
+
+    ``rules`` carries every threshold; ``as_of`` is the time every relative rule uses
+    (default: now, UTC, read once here; a naive datetime is taken as UTC).
+    """
+
+    def __init__(self, rules: BusinessRules | None = None, as_of: datetime | None = None) -> None:
+        self.rules = rules if rules is not None else BusinessRules()
+        moment = as_of if as_of is not None else datetime.now(UTC)
+        self.as_of = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        self._deriver = Deriver(self.rules, self.as_of)
+        self._stream = self._new_run()
+
+    def _new_run(self) -> _Run:
+        return _Run(self._deriver, self.rules.match_email)
+
+    def process_customers(self, raw_records: Iterable[Any]) -> ProcessResult:
+        """Process a whole input at once. Independent of any streaming run in progress."""
+        _refuse_single_value(raw_records)
+        run = self._new_run()
+        if isinstance(raw_records, Sequence):
+            for start in range(0, len(raw_records), _BATCH):
+                run.add(raw_records[start : start + _BATCH])
+        else:
+            iterator = iter(raw_records)
+            while batch := list(islice(iterator, _BATCH)):
+                run.add(batch)
+        return run.finish()
+
+    def add_batch(self, records: Sequence[Any]) -> None:
+        """Add one batch to the streaming run; positions continue from the last batch."""
+        _refuse_single_value(records)
+        self._stream.add(records)
+
+    def finish(self) -> ProcessResult:
+        """Close the streaming run and return its result; the next add_batch starts afresh."""
+        run, self._stream = self._stream, self._new_run()
+        return run.finish()
