@@ -1,6 +1,6 @@
 """Scratch: measure the transform on 1,000,000 realistic, messy raw records.
 
-Run: /work/venv/bin/python -m bench.transform_scratch [N]
+Run: /work/venv/bin/python -m bench.transform_scratch [N] [--stream]
 Prints records/s of ``process_customers`` and the peak RSS. Not a test; a proper bench/ comes later.
 """
 
@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# fmt: off
 FIRST = ["alice", "BOB", "Carol", "dave", "Eve", "frank", "GRACE", "heidi", "Ivan", "judy",
          "Mallory", "niaj", "olivia", "Peggy", "rupert", "Sybil", "trent", "victor", "walter",
          "o'neil", "mary-jane", "Jean Luc", "  zoe  ", "", None]
@@ -26,6 +27,7 @@ COUNTRIES = ["US", "usa", "United States", "U.S.", "DEU", "Germany", "Japan", "j
              "France", "India", "Brazil", "BR", "Canada", "au", "South Korea", "Narnia", None, ""]
 REGIONS = ["CA", "California", "ny", "New York", "tx", "Texas", "WA", "co", "fl", "ZZ", None]
 PLANS = ["Enterprise", "PRO", "premium", "plus", "free", "starter", "basic", "gold", None]
+# fmt: on
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 
 
@@ -77,11 +79,14 @@ def _count(rng: random.Random) -> Any:
     return rng.choice([None, "", "many", -1, 3.0])
 
 
-def make_records(n: int, seed: int = 7) -> list[Any]:
-    """``n`` raw records: about 5% share an id, 3% share an email, 1% are rejected."""
+def make_records(n: int, seed: int = 7, start: int = 0) -> list[Any]:
+    """``n`` raw records: about 5% share an id, 3% share an email, 1% are rejected.
+
+    ``start`` numbers the records (ids, emails) as if ``start`` records came before.
+    """
     rng = random.Random(seed)
     records: list[Any] = []
-    for i in range(n):
+    for i in range(start, start + n):
         pick = rng.random()
         if pick < 0.05 and i:
             cid: Any = rng.randrange(1, i + 1)
@@ -118,20 +123,54 @@ def make_records(n: int, seed: int = 7) -> list[Any]:
     return records
 
 
-def main() -> None:
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one_shot(n: int) -> None:
+    """Generate all records first, then time process_customers on them."""
     from src.data_processor import CustomerDataProcessor
 
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     t0 = time.perf_counter()
     records = make_records(n)
     t1 = time.perf_counter()
+    rss_before = _peak_rss_mb()
     result = CustomerDataProcessor(as_of=AS_OF).process_customers(records)
     t2 = time.perf_counter()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"generated {n:,} records in {t1 - t0:.1f} s")
+    print(f"generated {n:,} records in {t1 - t0:.1f} s (peak RSS so far {rss_before:,.0f} MB)")
     print(f"process_customers: {t2 - t1:.2f} s = {n / (t2 - t1):,.0f} records/s")
     print(f"counts: {result.counts}")
-    print(f"peak RSS (generator + transform): {peak_mb:,.0f} MB")
+    print(f"peak RSS (generated records + transform): {_peak_rss_mb():,.0f} MB")
+
+
+def streaming(n: int, page: int = 1000) -> None:
+    """Feed pages as they are generated (raw dicts die with their page): memory stays flat."""
+    from src.data_processor import CustomerDataProcessor
+
+    processor = CustomerDataProcessor(as_of=AS_OF)
+    generating = transforming = 0.0
+    for start in range(0, n, page):
+        t0 = time.perf_counter()
+        batch = make_records(min(page, n - start), seed=start, start=start)
+        t1 = time.perf_counter()
+        processor.add_batch(batch)
+        transforming += time.perf_counter() - t1
+        generating += t1 - t0
+    t2 = time.perf_counter()
+    result = processor.finish()
+    transforming += time.perf_counter() - t2
+    print(f"streamed {n:,} records in pages of {page}: generating {generating:.1f} s")
+    print(f"add_batch + finish: {transforming:.2f} s = {n / transforming:,.0f} records/s")
+    print(f"counts: {result.counts}")
+    print(f"peak RSS (one page + transform state + result): {_peak_rss_mb():,.0f} MB")
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    if "--stream" in sys.argv:
+        streaming(n)
+    else:
+        one_shot(n)
 
 
 if __name__ == "__main__":

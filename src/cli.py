@@ -10,29 +10,57 @@ Exit codes: 0 success; 1 the sync failed; 2 bad configuration or usage; 130 inte
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO, get_args
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic.fields import FieldInfo
 
 from . import __version__
 from .config import Settings, env_var, flag, load_settings, utcnow
 from .errors import ConfigError, PipelineError
-from .events import fan_out
+from .events import Hook, fan_out
 from .logs import configure_logging, log_hook
+from .models import Event
 from .pipeline import Interrupted, RunReport, run_pipeline
 from .progress import progress_hook
+from .redaction import MASK, mask_url, scrub
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+TLS_WARNING = (
+    "warning: TLS certificate verification is off (--no-verify-tls): anyone on the path "
+    "can impersonate the API and read the API key"
+)
+
+_UNRECOGNIZED = "unrecognized arguments: "
+_OPTION_VALUE = re.compile(r"(--?[A-Za-z][\w-]*)=\S+")
+_INVALID_CHOICE = re.compile(r"invalid choice: '[^']*'")
+
+
+def redact_usage_error(message: str) -> str:
+    """An argparse error without the values typed: a mistyped ``--api-kye KEY`` must not
+    print the key. Flags are kept, values dropped."""
+    if message.startswith(_UNRECOGNIZED):
+        flags = [
+            token.split("=", 1)[0]
+            for token in message.removeprefix(_UNRECOGNIZED).split()
+            if token.startswith("-")
+        ]
+        message = _UNRECOGNIZED + (" ".join(flags) or "(values)")
+    message = _OPTION_VALUE.sub(lambda m: f"{m.group(1)}={MASK}", message)
+    return _INVALID_CHOICE.sub("invalid choice", message)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2, like every other usage error
-        self.exit(EXIT_CONFIG, f"error: {message} (see --help)\n")
+        self.exit(EXIT_CONFIG, f"error: {redact_usage_error(message)} (see --help)\n")
 
 
 def _is_bool(info: FieldInfo) -> bool:
@@ -102,6 +130,16 @@ def main(
     """Run the CLI and return its exit code."""
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
+    try:
+        return _main(argv, environ, out, err)
+    except KeyboardInterrupt:  # before or after the run itself (which has its own message)
+        print("interrupted", file=err)
+        return EXIT_INTERRUPTED
+
+
+def _main(
+    argv: Sequence[str] | None, environ: Mapping[str, str] | None, out: TextIO, err: TextIO
+) -> int:
     args = vars(build_parser().parse_args(argv))
     try:
         settings = load_settings(args, environ=environ)
@@ -109,29 +147,58 @@ def main(
         print(f"error: {exc}", file=err)
         return exc.exit_code
 
-    secret = settings.api_key.get_secret_value() if settings.api_key else ""
+    secrets = secrets_of(settings)
     logger = configure_logging(
-        settings.log_level, settings.log_format, secrets=[secret], stream=err
+        settings.log_level, settings.log_format, secrets=secrets, stream=err
     )
-    hooks = [log_hook(logger)]
+    hooks: list[Hook] = [_skip("tls_verification_disabled", log_hook(logger))]
+    if not settings.verify_tls:
+        print(TLS_WARNING, file=err)  # every run, whatever the log level
     bar = progress_hook(enabled=settings.progress and err.isatty(), stream=err)
     hooks.append(bar.hook)
     try:
         with bar:
             report = run_pipeline(settings, hook=fan_out(hooks), now=utcnow)
     except Interrupted as exc:
-        print(f"interrupted: {exc}", file=err)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("interrupted", file=err)
+        print(scrub(f"interrupted: {exc}", secrets), file=err)
         return EXIT_INTERRUPTED
     except PipelineError as exc:
         if settings.log_level == "debug":
-            traceback.print_exc(file=err)
-        print(f"error: {exc}", file=err)
+            print(scrub_all(traceback.format_exc(), secrets), end="", file=err)
+        print(scrub_all(f"error: {exc}", secrets), file=err)
         return exc.exit_code
     print(format_summary(report), file=out)
     return EXIT_OK
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value a run knows: the API key, and credentials inside the API URL."""
+    found = [settings.api_key.get_secret_value()] if settings.api_key else []
+    if settings.api_url:
+        parts = urlsplit(settings.api_url)
+        # https://TOKEN@host carries the secret as the user name; user:password the password
+        found.append(parts.password or parts.username or "")
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            probe = f"http://host/?{urlencode([(name, 'x')])}"
+            if value and mask_url(probe) != probe:
+                found.append(value)
+    return [s for s in found if s]
+
+
+def scrub_all(text: str, secrets: Sequence[str]) -> str:
+    """``text`` without the secrets, raw or as they appear inside a ``repr``."""
+    forms = {form for s in secrets for form in (s, repr(s)[1:-1], repr(s.encode())[2:-1])}
+    return scrub(text, sorted(forms, key=len, reverse=True))
+
+
+def _skip(name: str, hook: Hook) -> Hook:
+    """``hook`` minus one event (one the CLI already tells the user in plain words)."""
+
+    def emit(event: Event) -> None:
+        if event.name != name:
+            hook(event)
+
+    return emit
 
 
 def format_summary(report: RunReport) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random as random_module
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,7 +40,7 @@ class AccountingError(PipelineError):
     """Records in != exported + merged + rejected: the run's numbers cannot be trusted."""
 
 
-class Interrupted(PipelineError):  # noqa: N818 - it is what happened
+class Interrupted(PipelineError):
     """The run was stopped (Ctrl-C). The checkpoint is kept for the next run."""
 
     exit_code = 130
@@ -82,73 +83,102 @@ def run_pipeline(
     now: Callable[[], datetime],
     clock: Callable[[], float] = time.perf_counter,
     transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    wall_clock: Callable[[], float] | None = None,
+    random: random_module.Random | None = None,
 ) -> RunReport:
-    """Run one sync. Raises :class:`PipelineError` subclasses for expected failures."""
+    """Run one sync. Raises :class:`PipelineError` subclasses for expected failures.
+
+    ``transport``, ``sleep``, ``wall_clock`` and ``random`` are the client's injected edges
+    (tests pass an in-process transport and fake time); ``clock`` drives both the stage
+    durations and the client. Ctrl-C anywhere between the first request and the end of the
+    export raises :class:`Interrupted`: the checkpoint is kept and the previous output is
+    intact.
+    """
     started = clock()
     durations: dict[str, float] = {}
     as_of = settings.resolved_as_of(now())
     sink = JsonFileSink(settings.output)
+    checkpoint = Checkpoint(
+        settings.checkpoint_dir,
+        max_age_seconds=settings.checkpoint_max_age_hours * 3600,
+        fresh=settings.fresh,
+        hook=hook,
+        clock=clock,
+        wall=now,
+        source_label=_simulator_label(settings),
+    )
     sink.check_writable()  # fail before any fetching
+    checkpoint.check_writable()
     if not settings.verify_tls:
         hook(Event("tls_verification_disabled", clock(), {}))
 
     processor = CustomerDataProcessor(rules=settings.rules, as_of=as_of)
-    with _source_url(settings, hook, clock) as (base_url, simulated):
-        checkpoint = Checkpoint(
-            settings.checkpoint_dir,
-            max_age_seconds=settings.checkpoint_max_age_hours * 3600,
-            fresh=settings.fresh,
-            hook=hook,
-            clock=clock,
-            wall=now,
-        )
-        client = CustomerAPIClient(
-            base_url,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            per_page=settings.per_page,
-            concurrency=settings.concurrency,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            pool_timeout=settings.pool_timeout,
-            max_retries=settings.max_retries,
-            backoff_base=settings.backoff_base,
-            backoff_max=settings.backoff_max,
-            jitter=settings.jitter,
-            retry_after_cap=settings.retry_after_cap,
-            rate_limit_wait_budget=settings.rate_limit_wait_budget,
-            rate_limit=settings.rate_limit,
-            max_pages=settings.max_pages,
-            cache_dir=settings.cache_dir,
-            verify=settings.verify_tls,
-            transport=transport,
-            hook=hook,
-            page_store=checkpoint,
-        )
-        try:
+    try:
+        with _source_url(settings, hook, clock) as (base_url, simulated):
+            client = CustomerAPIClient(
+                base_url,
+                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+                per_page=settings.per_page,
+                concurrency=settings.concurrency,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                pool_timeout=settings.pool_timeout,
+                max_retries=settings.max_retries,
+                backoff_base=settings.backoff_base,
+                backoff_max=settings.backoff_max,
+                jitter=settings.jitter,
+                retry_after_cap=settings.retry_after_cap,
+                rate_limit_wait_budget=settings.rate_limit_wait_budget,
+                rate_limit=settings.rate_limit,
+                max_pages=settings.max_pages,
+                cache_dir=settings.cache_dir,
+                verify=settings.verify_tls,
+                transport=transport,
+                sleep=sleep,
+                clock=clock,
+                wall_clock=wall_clock,
+                random=random,
+                hook=hook,
+                page_store=checkpoint,
+            )
             stats = asyncio.run(_fetch_and_transform(client, processor))
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"stopped; {checkpoint.saved_pages} pages are kept in {settings.checkpoint_dir}",
-                hint="run the same command again to resume",
-            ) from None
-    durations["fetch_and_transform"] = clock() - started
+        durations["fetch_and_transform"] = clock() - started
 
-    mark = clock()
-    result = processor.finish()
-    durations["finish_transform"] = clock() - mark
-    _check_accounting(result, stats)
-    hook(Event("processed", clock(), _counts(result)))
+        mark = clock()
+        hook(Event("transform_finishing", clock(), {"records": stats.records}))
+        result = processor.finish()
+        durations["finish_transform"] = clock() - mark
+        _check_accounting(result, stats)
+        hook(Event("processed", clock(), _counts(result)))
 
-    mark = clock()
-    metadata = _metadata(settings, result, stats, base_url, simulated, as_of, durations)
-    exporter = DataExporter(settings.rules, now=now)
-    sink_report = exporter.export_customers(result, settings.output, metadata=metadata, sink=sink)
-    durations["export"] = clock() - mark
+        mark = clock()
+        metadata = _metadata(settings, result, stats, base_url, simulated, as_of, durations)
+        exporter = DataExporter(settings.rules, now=now)
+        sink_report = exporter.export_customers(
+            result, settings.output, metadata=metadata, sink=sink
+        )
+        durations["export"] = clock() - mark
+    except KeyboardInterrupt:
+        kept = checkpoint.pages_on_disk()
+        raise Interrupted(
+            f"stopped; {kept} page(s) are kept in {settings.checkpoint_dir}"
+            if kept
+            else "stopped before any page was kept",
+            hint="run the same command again to resume" if kept else "run the same command again",
+        ) from None
     checkpoint.clear()
     durations["total"] = clock() - started
     hook(Event("exported", clock(), {"output": sink_report.target, **_counts(result)}))
     full_metadata = exporter.build_metadata(result.frame, metadata)
     return RunReport(result, stats, sink_report, full_metadata, durations)
+
+
+def _simulator_label(settings: Settings) -> str | None:
+    """The checkpoint's source for the built-in simulator, whose port changes every run."""
+    if settings.api_url is not None:
+        return None
+    return f"built-in simulator (customers={settings.sim_customers}, seed={settings.sim_seed})"
 
 
 async def _fetch_and_transform(
@@ -192,7 +222,11 @@ def _metadata(
     c = result.counts
     return {
         "as_of": format_timestamp(as_of),
-        "source": {"url": mask_url(base_url), "simulated": simulated, "per_page": settings.per_page},
+        "source": {
+            "url": mask_url(base_url),
+            "simulated": simulated,
+            "per_page": settings.per_page,
+        },
         "records_fetched": c.records_in,
         "duplicates_merged": c.duplicates_merged,
         "records_rejected": c.rejected,

@@ -41,6 +41,9 @@ class _Server(uvicorn.Server):
 class SimulatedServer:
     """The simulated API on a real socket (``127.0.0.1``, port 0 by default).
 
+    ``ssl_certfile`` (and ``ssl_keyfile``, unless the key is in the same PEM file) serve
+    HTTPS instead, e.g. with a throwaway ``trustme`` certificate in TLS tests.
+
     Use it as a context manager; ``base_url`` is ready once ``__enter__`` returns::
 
         with SimulatedServer(SimulatorConfig(fault_rate=0)) as server:
@@ -56,6 +59,8 @@ class SimulatedServer:
         startup_timeout: float = 10.0,
         access_log: bool = False,
         log_level: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.config = config or SimulatorConfig()
         self.host = host
@@ -64,6 +69,8 @@ class SimulatedServer:
         self._startup_timeout = startup_timeout
         self._access_log = access_log
         self._log_level = log_level
+        self._ssl_certfile = ssl_certfile
+        self._ssl_keyfile = ssl_keyfile
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -92,9 +99,10 @@ class SimulatedServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` with no path."""
+        """``http://host:port`` (``https`` when serving TLS) with no path."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -138,6 +146,9 @@ class SimulatedServer:
             "log_level": self._log_level,
             "timeout_graceful_shutdown": 2,
         }
+        if self._ssl_certfile:
+            options["ssl_certfile"] = self._ssl_certfile
+            options["ssl_keyfile"] = self._ssl_keyfile
         return _Server(uvicorn.Config(self.app, **options), on_started)
 
     def start(self) -> SimulatedServer:

@@ -21,6 +21,8 @@ previous file intact. Customers are encoded in chunks, never as one big document
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -91,7 +93,9 @@ class JsonFileSink:
                     main.write(chunk)
                     size += len(chunk)
                 for r in result.rejected:
-                    rej.write(_line({"position": r.position, "reason": r.reason, "record": r.record}))
+                    rej.write(
+                        _line({"position": r.position, "reason": r.reason, "record": r.record})
+                    )
                 for m in result.merges:
                     lin.write(
                         _line(
@@ -129,4 +133,44 @@ class JsonFileSink:
 
 
 def _line(obj: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=repr)
+    """One strict JSON line. Raw records may hold what orjson refuses (integers beyond 64
+    bits, lone surrogates, nesting deeper than 254): those lines go through the standard
+    library instead, with ``NaN`` and infinities written as ``null`` as orjson does. A
+    record nested too deeply even for that is replaced by a note, never a crash."""
+    try:
+        return orjson.dumps(
+            obj, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=repr
+        )
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        pass
+    try:
+        text = json.dumps(_strict(obj), allow_nan=False, default=repr, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        note = {k: v for k, v in obj.items() if k != "record"}
+        note["record"] = "(not representable as JSON: nested too deeply)"
+        text = json.dumps(_strict(note), allow_nan=False, default=repr, separators=(",", ":"))
+    return text.encode("ascii") + b"\n"
+
+
+def _strict(value: Any) -> Any:
+    """A copy of ``value`` with non-finite floats as ``None`` and every key a string.
+
+    Iterative, so that a deeply nested raw record cannot exhaust the Python stack.
+    """
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        item, parent, slot = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            parent[slot] = None
+        elif isinstance(item, Mapping):
+            copy: dict[str, Any] = dict.fromkeys(map(str, item))
+            parent[slot] = copy
+            stack.extend((v, copy, str(k)) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            items: list[Any] = [None] * len(item)
+            parent[slot] = items
+            stack.extend((v, items, i) for i, v in enumerate(item))
+        else:
+            parent[slot] = item
+    return root[0]

@@ -12,6 +12,9 @@ from ..transform.rules import BusinessRules
 
 __all__ = ["BREAKDOWN_FIELDS", "quality_band", "quality_summary", "summary_report", "to_frame"]
 
+#: The default thresholds (``BusinessRules`` is frozen, so one shared instance is safe).
+DEFAULT_RULES = BusinessRules()
+
 BREAKDOWN_FIELDS = (
     "engagement_level",
     "activity_status",
@@ -21,7 +24,7 @@ BREAKDOWN_FIELDS = (
 )
 
 
-def quality_band(score: int, rules: BusinessRules = BusinessRules()) -> str:
+def quality_band(score: int, rules: BusinessRules = DEFAULT_RULES) -> str:
     """``high`` at or above 90, ``medium`` from 70 to 89, ``low`` below 70."""
     if score >= rules.high_quality_min:
         return "high_quality"
@@ -36,14 +39,15 @@ def to_frame(customers: pl.DataFrame | Iterable[Mapping[str, Any]]) -> pl.DataFr
     return pl.DataFrame(list(customers), schema=CUSTOMER_SCHEMA, orient="row")
 
 
-def quality_summary(frame: pl.DataFrame, rules: BusinessRules = BusinessRules()) -> dict[str, int]:
+def quality_summary(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) -> dict[str, int]:
     scores = frame.get_column("data_quality_score")
     high = int((scores >= rules.high_quality_min).sum())
     medium = int(((scores >= rules.medium_quality_min) & (scores < rules.high_quality_min)).sum())
-    return {"high_quality": high, "medium_quality": medium, "low_quality": frame.height - high - medium}
+    low = frame.height - high - medium
+    return {"high_quality": high, "medium_quality": medium, "low_quality": low}
 
 
-def summary_report(frame: pl.DataFrame, rules: BusinessRules = BusinessRules()) -> dict[str, Any]:
+def summary_report(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) -> dict[str, Any]:
     """Quality bands plus counts per engagement, activity, channel, segment and tier."""
     report: dict[str, Any] = {
         "total_customers": frame.height,

@@ -75,6 +75,9 @@ class CustomerAPIClient:
         self.base_url = _check_base_url(base_url)
         if api_key is not None and (not api_key or api_key != api_key.strip()):
             raise ConfigError("the API key must be non-empty, without surrounding spaces")
+        if api_key is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in api_key):
+            # httpx would send it and h11 refuse it, quoting the key in its error message
+            raise ConfigError("the API key must not contain control characters (a newline?)")
         self._api_key = api_key
         self._transport = transport
         self._sleep: Sleep = sleep or asyncio.sleep

@@ -4,7 +4,8 @@
 that is not JSON, not an object, or has no ``data`` list is a *retriable* failure: the
 server (or the network) garbled it, and another attempt usually gets a good one.
 ``total`` and ``total_pages`` are optional; anything but a non-negative integer counts
-as missing.
+as missing (and so does a count beyond 64 bits: no API has that many records, and such
+a number would only poison the logs and the metadata).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def decode_body(content: bytes, *, page: int) -> dict[str, Any]:
     """The JSON object in ``content``; a retriable ``invalid_json`` error otherwise."""
     try:
         body = json.loads(content)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting
         raise RetriableAPIError(
             f"page {page}: the body is not valid JSON ({len(content)} bytes)",
             cause="invalid_json",
@@ -60,7 +61,10 @@ def read_envelope(body: dict[str, Any], *, page: int) -> Envelope:
     return Envelope(data, _count(body.get("total")), _count(body.get("total_pages")))
 
 
+_MAX_COUNT = 2**63 - 1
+
+
 def _count(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
         return value
     return None

@@ -41,6 +41,7 @@ from .ratelimit import AdaptiveRateLimiter, SendTicket
 from .retry import (
     AUTH_STATUSES,
     RETRIABLE_STATUSES,
+    certificate_failure,
     compute_backoff,
     parse_retry_after,
     status_cause,
@@ -305,6 +306,17 @@ class PageFetcher:
 
 
 def _transport_failure(exc: httpx.TransportError, page: int, masked: str) -> Exception:
+    refused = certificate_failure(exc)
+    if refused is not None:
+        url = httpx.URL(masked)
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        why = refused.verify_message or refused.reason or "untrusted certificate"
+        return FatalAPIError(
+            f"page {page}: TLS certificate verification failed for {host} ({why})",
+            page=page,
+            hint="use a certificate your system trusts; only for a server you trust, "
+            "--no-verify-tls (PIPELINE_VERIFY_TLS=false) turns the check off",
+        )
     cause = transport_cause(exc)
     if cause is None:
         return FatalAPIError(

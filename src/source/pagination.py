@@ -73,7 +73,8 @@ class PageNumberPaginator:
     Page 1 tells ``total_pages``; the loop then gets pages 2..total_pages in one go, and
     fetches them concurrently. A later page reporting more pages (rows inserted during the
     sync) extends the plan. Without ``total_pages`` it goes page by page until an empty
-    page. Either way it refuses to plan past ``max_pages``.
+    page (and so it does when page 1 holds records but claims ``total_pages=0``). Either way
+    it refuses to plan past ``max_pages``.
     """
 
     def __init__(self, *, per_page: int, max_pages: int) -> None:
@@ -102,8 +103,8 @@ class PageNumberPaginator:
 
     def advance(self, page: ReceivedPage) -> list[PageRequest]:
         number = page.request.number
-        if number == 1 and page.total_pages is None:
-            self._sequential = True
+        if number == 1 and (page.total_pages is None or (page.total_pages == 0 and page.records)):
+            self._sequential = True  # unknown, or "no pages" beside records: walk until empty
         if self._sequential:
             if not page.records:
                 return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import ssl
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
@@ -17,6 +18,7 @@ import httpx
 __all__ = [
     "AUTH_STATUSES",
     "RETRIABLE_STATUSES",
+    "certificate_failure",
     "compute_backoff",
     "parse_retry_after",
     "status_cause",
@@ -54,6 +56,23 @@ def transport_cause(exc: httpx.TransportError) -> str | None:
         return "connect_error"
     if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
         return "reset"
+    return None
+
+
+def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The TLS certificate verification error behind ``exc``, if that is what it is.
+
+    httpx reports a refused certificate as a ``ConnectError`` chained (through httpcore)
+    to :class:`ssl.SSLCertVerificationError`. Another attempt cannot fix it, so the caller
+    fails at once instead of retrying a connect error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
     return None
 
 

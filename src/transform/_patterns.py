@@ -18,19 +18,22 @@ WHITESPACE: Final = " \t\n\r\x0b\x0c"
 
 #: A positive-looking id: digits, optionally with a zero fraction ("17", "17.0").
 ID: Final = r"[0-9]+(?:\.0+)?"
+#: The second form of :data:`ID`, with its whole part as group 1.
+ID_ZERO_FRACTION: Final = r"([0-9]+)\.0+"
 DIGITS: Final = r"[0-9]+"
 #: A plain unsigned decimal number, optionally with an exponent ("3", "3.0", "1e3").
 DECIMAL: Final = r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 #: An epoch: unsigned digits with an optional fraction.
 EPOCH: Final = r"[0-9]+(?:\.[0-9]+)?"
 #: Money: an optional "$" or "USD" prefix, thousands separators only in groups of three,
-#: an optional "USD" suffix. Characters other than [0-9.eE+-] are decoration.
+#: an optional "USD" suffix. The amount of a match is the text with MONEY_SYMBOLS
+#: stripped from both ends and the commas removed.
 MONEY: Final = (
     r"(?:\$ *|[Uu][Ss][Dd] *)?"
     r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
     r"(?: *[Uu][Ss][Dd])?"
 )
-MONEY_DECORATION: Final = r"[^0-9.eE+-]"
+MONEY_SYMBOLS: Final = "$UuSsDd "
 #: ISO-8601 date, optionally with a time (T, t or space), fraction and zone.
 #: Groups: 1 date, 2 hour, 3 minute, 4 second, 5 fraction, 6 "Z", 7 sign, 8 offset hours,
 #: 9 offset minutes.
@@ -62,6 +65,5 @@ DIGITS_RE: Final = re.compile(DIGITS)
 DECIMAL_RE: Final = re.compile(DECIMAL)
 EPOCH_RE: Final = re.compile(EPOCH)
 MONEY_RE: Final = re.compile(MONEY)
-MONEY_DECORATION_RE: Final = re.compile(MONEY_DECORATION)
 ISO_TIMESTAMP_RE: Final = re.compile(ISO_TIMESTAMP)
 EMAIL_RE: Final = re.compile(EMAIL)

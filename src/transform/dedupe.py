@@ -16,7 +16,7 @@ import polars as pl
 
 from ..models import Merge
 
-__all__ = ["components", "deduplicate"]
+__all__ = ["components", "deduplicate", "plan_deduplication"]
 
 
 def components(size: int, links: Sequence[Sequence[int | None]]) -> list[int]:
@@ -52,15 +52,22 @@ def deduplicate(frame: pl.DataFrame, *, match_email: bool) -> tuple[pl.DataFrame
     ``same_id`` when the merged row has the survivor's id, else ``same_email`` (rows with
     different ids can only be joined through a shared email).
     """
+    survivors, merges = plan_deduplication(frame, match_email=match_email)
+    return survivors.collect(), merges
+
+
+def plan_deduplication(
+    frame: pl.DataFrame, *, match_email: bool
+) -> tuple[pl.LazyFrame, list[Merge]]:
+    """:func:`deduplicate` with the survivors left lazy, to be filtered in a later query."""
     collides = pl.col("customer_id").is_duplicated()
     if match_email:
         email = pl.col("email_key")
         collides = collides | (email.is_not_null() & email.is_duplicated())
-    flagged = frame.with_columns(collides.alias("_collides"))
-    alone = flagged.filter(~pl.col("_collides")).drop("_collides")
-    grouped = flagged.filter(pl.col("_collides")).drop("_collides").with_row_index("_node")
+    keys = ["position", "customer_id", "email_key", "data_quality_score", "updated_at_us"]
+    grouped = frame.select(keys).filter(collides).with_row_index("_node")
     if grouped.is_empty():
-        return frame, []
+        return frame.lazy(), []
 
     node = pl.col("_node")
     link_columns = [node.min().over("customer_id").alias("_by_id")]
@@ -78,12 +85,9 @@ def deduplicate(frame: pl.DataFrame, *, match_email: bool) -> tuple[pl.DataFrame
         descending=[False, True, True, False, False],
         nulls_last=[False, False, True, False, False],
     )
-    ranked = ranked.with_columns(
-        pl.col("customer_id").first().over("_group").alias("_survivor_id"),
-        pl.col("_group").is_first_distinct().alias("_survives"),
-    )
     merged = (
-        ranked.filter(~pl.col("_survives"))
+        ranked.with_columns(pl.col("customer_id").first().over("_group").alias("_survivor_id"))
+        .filter(~pl.col("_group").is_first_distinct())
         .sort("position")
         .select("_survivor_id", "customer_id", "position")
     )
@@ -96,5 +100,5 @@ def deduplicate(frame: pl.DataFrame, *, match_email: bool) -> tuple[pl.DataFrame
         )
         for survivor, merged_id, position in merged.iter_rows()
     ]
-    survivors = ranked.filter(pl.col("_survives")).select(frame.columns)
-    return pl.concat([alone, survivors]), merges
+    gone = merged["position"].implode()
+    return frame.lazy().filter(~pl.col("position").is_in(gone)), merges

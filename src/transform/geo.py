@@ -32,6 +32,7 @@ __all__ = [
 _DROPPED = re.compile(r"[.'’`´]")
 _WORDS = re.compile(r"[^\W_]+")
 
+# fmt: off
 #: EU-27 plus Iceland, Liechtenstein, Norway, Switzerland and the United Kingdom.
 EUROPE_COUNTRIES: Final = frozenset(
     {
@@ -92,6 +93,8 @@ _COUNTRY_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "BN": ("Brunei",),
     "MO": ("Macau",),
 }
+
+# fmt: on
 
 _STATE_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "DC": ("Washington DC", "Washington, D.C.", "Washington D.C."),

@@ -34,8 +34,8 @@ from ._patterns import (
     ID_RE,
     INT64_LIMIT,
     ISO_TIMESTAMP_RE,
-    MONEY_DECORATION_RE,
     MONEY_RE,
+    MONEY_SYMBOLS,
     WHITESPACE,
 )
 from .rules import BusinessRules
@@ -288,9 +288,7 @@ def _epoch_micros(text: str, rules: BusinessRules) -> int | None:
     return int(scaled)
 
 
-def timestamp_us(
-    value: Any, as_of: datetime, rules: BusinessRules = _DEFAULT_RULES
-) -> int | None:
+def timestamp_us(value: Any, as_of: datetime, rules: BusinessRules = _DEFAULT_RULES) -> int | None:
     """A raw timestamp as microseconds since the epoch (UTC), or None if missing or invalid.
 
     Spellings: ISO-8601 with Z or an offset; ISO-8601 without a zone, or with a space for
@@ -322,7 +320,7 @@ def parse_timestamp(
 def activity_status(
     last_login_at: Any, as_of: datetime, rules: BusinessRules = _DEFAULT_RULES
 ) -> str:
-    """"active" if the last login is at most ``rules.active_days`` before ``as_of``."""
+    """Active if the last login is at most ``rules.active_days`` before ``as_of``."""
     moment = timestamp_us(last_login_at, as_of, rules)
     if moment is None:
         return UNKNOWN
@@ -362,7 +360,7 @@ def engagement_level(
     activity: str,
     rules: BusinessRules = _DEFAULT_RULES,
 ) -> str:
-    """"high", "medium", "low" from sessions and orders; "unknown" if neither is usable."""
+    """High, medium or low from sessions and orders; "unknown" if neither is usable."""
     sessions = parse_count(sessions_30d)
     orders = parse_count(orders_count)
     if sessions is None and orders is None:
@@ -387,7 +385,7 @@ def _source_tokens(value: Any) -> list[str]:
 
 
 def acquisition_channel(signup_source: Any) -> str:
-    """"mobile", "email", "website" or "unknown" from the tokens of ``signup_source``."""
+    """The channel (mobile, email, website, unknown) from the tokens of ``signup_source``."""
     tokens = _source_tokens(signup_source)
     found = set(tokens)
     if found & _MOBILE_TOKENS:
@@ -428,7 +426,7 @@ def region_is_valid(country: Any, region: Any) -> bool:
 
 
 def market_segment(country: Any, region: Any) -> str:
-    """"US-West", "US-East", "EU", "APAC", "Other" or "unknown"."""
+    """The segment: US-West, US-East, EU, APAC, Other or unknown."""
     code = _country(country)
     if code is None:
         return UNKNOWN
@@ -455,7 +453,7 @@ def parse_money(value: Any) -> float | None:
     stripped = text.strip(WHITESPACE)
     if MONEY_RE.fullmatch(stripped) is None:
         return None
-    amount = float(MONEY_DECORATION_RE.sub("", stripped))
+    amount = float(stripped.strip(MONEY_SYMBOLS).replace(",", ""))
     return amount if math.isfinite(amount) else None
 
 
@@ -465,9 +463,7 @@ def plan_tier(plan: Any) -> str | None:
     return None if text is None else _PLAN_TIERS.get(text.strip().casefold())
 
 
-def customer_tier(
-    plan: Any, lifetime_value: Any, rules: BusinessRules = _DEFAULT_RULES
-) -> str:
+def customer_tier(plan: Any, lifetime_value: Any, rules: BusinessRules = _DEFAULT_RULES) -> str:
     """The tier from ``plan``; failing that from ``lifetime_value``; failing both "unknown"."""
     tier = plan_tier(plan)
     if tier is not None:
@@ -514,7 +510,7 @@ def quality_score(
 
 
 def quality_band(score: int, rules: BusinessRules = _DEFAULT_RULES) -> str:
-    """"high", "medium" or "low" for a data quality score."""
+    """The band (high, medium, low) of a data quality score."""
     if score >= rules.high_quality_min:
         return "high"
     if score >= rules.medium_quality_min:

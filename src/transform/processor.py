@@ -27,8 +27,8 @@ import polars as pl
 
 from ..errors import InvalidRecord, PipelineError
 from ..models import CUSTOMER_SCHEMA, Merge, ProcessCounts, ProcessResult, Rejection
-from ._columnar import DERIVED_SCHEMA, Deriver, extract, parse_ids
-from .dedupe import deduplicate
+from ._columnar import DERIVED_SCHEMA, Deriver, Extractor
+from .dedupe import plan_deduplication
 from .normalizers import check_record
 from .rules import BusinessRules
 
@@ -36,7 +36,7 @@ __all__ = ["AccountingError", "CustomerDataProcessor"]
 
 #: Records handed to one add_batch by process_customers.
 _BATCH: Final = 65_536
-#: Accepted rows collected (as text columns) before the rules run over them at once.
+#: Rows extracted (as text columns) before the rules run over them, in the background.
 _FLUSH_ROWS: Final = 131_072
 
 
@@ -77,30 +77,32 @@ def _indices(items: list[type], value: type) -> Iterator[int]:
 
 def _split_objects(
     records: Sequence[Any], base: int
-) -> tuple[Sequence[dict[str, Any]], pl.Series, list[Rejection]]:
-    """The dict records, their positions, and a rejection for every other record."""
+) -> tuple[Sequence[dict[str, Any]], Sequence[int], bool, list[Rejection]]:
+    """The dict records, their positions, whether all are plain dicts, and a rejection
+    for every record that is not a dict."""
     types = list(map(type, records))
     odd_types = set(types) - {dict}
     if not odd_types:
-        return records, pl.int_range(base, base + len(records), dtype=pl.Int64, eager=True), []
+        return records, range(base, base + len(records)), True, []
+    exact = not any(issubclass(kind, dict) for kind in odd_types)
     odd = sorted(index for kind in odd_types for index in _indices(types, kind))
     objects: list[dict[str, Any]] = []
-    dropped: list[int] = []
+    positions: list[int] = []
+    rejected: list[Rejection] = []
     start = 0
     for index in odd:
         objects.extend(records[start:index])
+        positions.extend(range(base + start, base + index))
         start = index + 1
         record = records[index]
         if isinstance(record, dict):  # a dict subclass is still a JSON object
             objects.append(record)
+            positions.append(base + index)
         else:
-            dropped.append(index)
+            rejected.append(_reject(record, base + index))
     objects.extend(records[start:])
-    positions = pl.int_range(base, base + len(records), dtype=pl.Int64, eager=True)
-    if dropped:
-        positions = positions.filter(~positions.is_in([base + index for index in dropped]))
-    rejected = [_reject(records[index], base + index) for index in dropped]
-    return objects, positions, rejected
+    positions.extend(range(base + start, base + len(records)))
+    return objects, positions, exact, rejected
 
 
 class _Run:
@@ -111,8 +113,7 @@ class _Run:
         self._match_email = match_email
         self._records_in = 0
         self._rejected: list[Rejection] = []
-        self._staged: list[pl.DataFrame] = []
-        self._staged_rows = 0
+        self._extractor = Extractor()
         self._derived: list[pl.DataFrame] = []
         # At most one derive runs in the background (Polars releases the GIL), overlapping
         # the Python-bound extraction of the next records; results keep their order.
@@ -122,27 +123,21 @@ class _Run:
     def add(self, records: Sequence[Any]) -> None:
         base = self._records_in
         self._records_in += len(records)
-        objects, positions, rejected = _split_objects(records, base)
-        frame = extract(objects).with_columns(
-            positions.alias("position"), parse_ids(pl.col("id")).alias("customer_id")
-        )
-        no_id = frame.filter(pl.col("customer_id").is_null())["position"].to_list()
-        rejected.extend(_reject(records[position - base], position) for position in no_id)
+        objects, positions, exact, rejected = _split_objects(records, base)
+        for index in self._extractor.add(objects, positions, exact=exact):
+            rejected.append(_reject(objects[index], positions[index]))
         rejected.sort(key=lambda rejection: rejection.position)
         self._rejected.extend(rejected)
-        accepted = frame.filter(pl.col("customer_id").is_not_null()).drop("id")
-        self._staged.append(accepted)
-        self._staged_rows += accepted.height
-        if self._staged_rows >= _FLUSH_ROWS:
+        if self._extractor.buffered_rows >= _FLUSH_ROWS:
             self._flush()
 
     def _flush(self) -> None:
-        """Hand the staged rows to a background derive (after the previous one is done)."""
+        """Hand the extracted rows to a background derive (after the previous one is done)."""
         self._collect()
-        if not self._staged:
+        frames = self._extractor.take_frames()
+        if not frames:
             return
-        staged = pl.concat(self._staged, rechunk=True)
-        self._staged, self._staged_rows = [], 0
+        staged = pl.concat(frames, rechunk=True)
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform")
         self._pending = self._worker.submit(self._deriver.derive, staged)
@@ -155,21 +150,26 @@ class _Run:
 
     def finish(self) -> ProcessResult:
         try:
-            self._flush()
             self._collect()
         finally:
             if self._worker is not None:
                 self._worker.shutdown(wait=True, cancel_futures=True)
                 self._worker = None
+        frames = self._extractor.take_frames()
+        if frames:  # the last rows: nothing left to overlap with, derive them here
+            self._derived.append(self._deriver.derive(pl.concat(frames, rechunk=True)))
         derived = (
-            pl.concat(self._derived, rechunk=True)
+            pl.concat(self._derived, rechunk=False)
             if self._derived
             else pl.DataFrame(schema=DERIVED_SCHEMA)
         )
         self._derived = []
-        survivors, merges = deduplicate(derived, match_email=self._match_email)
-        frame = survivors.sort(["full_name", "customer_id"]).select(
-            pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items()
+        survivors, merges = plan_deduplication(derived, match_email=self._match_email)
+        frame = (
+            survivors.select(list(CUSTOMER_SCHEMA))  # sort the compact Enum columns, then cast
+            .sort(["full_name", "customer_id"])
+            .select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
+            .collect()
         )
         counts = ProcessCounts(
             records_in=self._records_in,
@@ -195,6 +195,9 @@ def _check_accounting(
         problems.append(f"accepted {accepted} + rejected {counts.rejected} != records in")
     if accepted != counts.exported + counts.duplicates_merged:
         problems.append(f"accepted {accepted} != exported + merged")
+    set_aside = {item.position for item in rejected} | {item.position for item in merges}
+    if len(set_aside) != len(rejected) + len(merges):
+        problems.append("a position is both rejected and merged, or counted twice")
     if problems:
         raise AccountingError("transform accounting failed: " + "; ".join(problems))
 

@@ -36,28 +36,28 @@ class BusinessRules:
     match_email: bool = True
 
     def __post_init__(self) -> None:
-        """Refuse thresholds that cannot work together (ConfigError names the setting)."""
-        problems = [
-            name
-            for name, ok in (
-                ("active_days", 0 <= self.active_days <= 36_500),
-                ("future_tolerance_days", 0 <= self.future_tolerance_days <= 36_500),
-                ("min_valid_year", 1 <= self.min_valid_year <= 9999),
-                ("epoch_ms_threshold", 0 < self.epoch_ms_threshold < 2**53),
-                ("high_sessions", 0 <= self.medium_sessions <= self.high_sessions),
-                ("medium_sessions", self.medium_sessions >= 0),
-                ("high_orders_if_active", self.high_orders_if_active >= 0),
-                ("medium_orders", self.medium_orders >= 0),
-                ("enterprise_ltv", 0 <= self.premium_ltv <= self.enterprise_ltv),
-                ("premium_ltv", self.premium_ltv >= 0),
-                ("quality_penalty", 0 <= self.quality_penalty <= 100),
-                ("high_quality_min", self.medium_quality_min <= self.high_quality_min <= 100),
-                ("medium_quality_min", self.medium_quality_min >= 0),
-            )
-            if not ok
-        ]
+        """Refuse thresholds that cannot work together (ConfigError names the settings)."""
+        checks = (
+            ("0 <= active_days <= 36500", 0 <= self.active_days <= 36_500),
+            ("0 <= future_tolerance_days <= 36500", 0 <= self.future_tolerance_days <= 36_500),
+            ("1 <= min_valid_year <= 9999", 1 <= self.min_valid_year <= 9999),
+            ("0 < epoch_ms_threshold < 2**53", 0 < self.epoch_ms_threshold < 2**53),
+            (
+                "0 <= medium_sessions <= high_sessions",
+                0 <= self.medium_sessions <= self.high_sessions,
+            ),
+            ("0 <= medium_orders", self.medium_orders >= 0),
+            ("0 <= high_orders_if_active", self.high_orders_if_active >= 0),
+            ("0 <= premium_ltv <= enterprise_ltv", 0 <= self.premium_ltv <= self.enterprise_ltv),
+            ("0 <= quality_penalty <= 100", 0 <= self.quality_penalty <= 100),
+            (
+                "0 <= medium_quality_min <= high_quality_min <= 100",
+                0 <= self.medium_quality_min <= self.high_quality_min <= 100,
+            ),
+        )
+        problems = [rule for rule, ok in checks if not ok]
         if problems:
             raise ConfigError(
-                f"invalid business rules: {', '.join(problems)}",
-                hint="see docs/business_rules.md for the allowed ranges",
+                f"invalid business rules: {'; '.join(problems)} must hold",
+                hint="see docs/business_rules.md",
             )
