@@ -30,6 +30,7 @@ from src.models import (
 )
 from src.transform import _patterns
 from src.transform import processor as processor_module
+from src.transform.dedupe import deduplicate
 from src.transform.normalizers import normalize_record
 from tests.test_normalizers import HUGE, LONE_SURROGATE, awkward
 
@@ -678,3 +679,47 @@ def test_text_grammars_agree_with_the_reference(records: list[dict[str, Any]]) -
     rules = BusinessRules(match_email=False)
     result = CustomerDataProcessor(rules, AS_OF).process_customers(numbered)
     assert_same(result, oracle(numbered, rules))
+
+
+def test_public_surface_is_pinned() -> None:
+    """The entry-point module re-exports exactly the transform's public names."""
+    import src.data_processor as entry
+    import src.transform as transform
+
+    assert entry.__all__ == [
+        "AccountingError",
+        "BusinessRules",
+        "CustomerDataProcessor",
+        "NormalizedRecord",
+        "acquisition_channel",
+        "activity_status",
+        "customer_tier",
+        "email_domain",
+        "engagement_level",
+        "full_name",
+        "market_segment",
+        "normalize_record",
+        "quality_band",
+        "quality_score",
+    ]
+    for name in entry.__all__:
+        assert getattr(entry, name) is getattr(transform, name)
+    assert set(entry.__all__) <= set(transform.__all__)
+
+
+def test_deduplicate_on_a_five_row_frame() -> None:
+    """deduplicate keeps the best row of each id/email group, as a plain frame function."""
+    frame = pl.DataFrame(
+        {
+            "position": [0, 1, 2, 3, 4],
+            "customer_id": [1, 1, 2, 3, 4],
+            "email_key": ["a@x.com", "b@x.com", "b@x.com", None, None],
+            "data_quality_score": [80, 90, 70, 100, 100],
+            "updated_at_us": [None, 5, 9, None, None],
+        }
+    )
+    survivors, merges = deduplicate(frame, match_email=True)
+    assert survivors["position"].to_list() == [1, 3, 4]
+    assert merges == [Merge(1, 1, "same_id", 0), Merge(1, 2, "same_email", 2)]
+    alone, none = deduplicate(frame.filter(pl.col("position") >= 3), match_email=True)
+    assert (alone.height, none) == (2, [])

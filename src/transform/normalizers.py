@@ -5,10 +5,11 @@ for a million records at a time and is tested against these functions; the
 low-cardinality fields (names, country, region, plan, signup source) are computed by
 calling these very functions once per distinct value.
 
-No function here ever raises on a JSON value, except :func:`normalize_id` and
-:func:`normalize_record`, which raise :class:`~src.errors.InvalidRecord` for a record
-that must be rejected. Timestamps are handled as integer microseconds since the Unix epoch
-(UTC); ``as_of`` is always passed in. docs/business_rules.md documents every rule.
+No function here ever raises on a JSON value, except :func:`normalize_id`,
+:func:`check_record` and :func:`normalize_record`, which raise
+:class:`~src.errors.InvalidRecord` for a record that must be rejected. Timestamps are
+handled as integer microseconds since the Unix epoch (UTC); ``as_of`` is always passed
+in. docs/business_rules.md documents every rule.
 """
 
 from __future__ import annotations
