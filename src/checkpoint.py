@@ -32,16 +32,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .errors import SinkError
 from .events import Hook, null_hook
 from .models import Event
 from .redaction import mask_url
+from .source.envelope import loads_json
 from .source.page_store import StoreIdentity
 
 __all__ = ["Checkpoint"]
@@ -151,7 +155,7 @@ class Checkpoint:
         if not self._active:
             return None
         try:
-            body = json.loads(self._page_path(page).read_bytes())
+            body = loads_json(self._page_path(page).read_bytes())
         except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(body, dict):
@@ -245,8 +249,33 @@ class Checkpoint:
 
 
 def _encode(value: Any) -> bytes:
-    """JSON that decodes back to ``value`` exactly (big ints, NaN, lone surrogates kept)."""
+    """JSON that decodes back to ``value`` exactly (big ints, NaN, lone surrogates kept).
+
+    orjson is the fast path; it refuses integers beyond 64 bits and lone surrogates, and
+    writes NaN and infinities as ``null``, so those pages take the exact, slower encoder.
+    """
+    if not _has_non_finite(value):
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            pass
     return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether any float inside ``value`` is NaN or infinite (iterative: no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return True
+        elif kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+    return False
 
 
 def _write_private(path: Path, data: bytes) -> None:

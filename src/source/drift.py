@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import orjson
+
 __all__ = ["Decision", "PassLedger", "Signal", "verdict"]
 
 _EDGE = 16  # records kept from each end of a page to spot shifted records
@@ -39,10 +41,19 @@ class Signal:
         return self.kind != "shifted"
 
 
+def _canonical(value: Any) -> bytes:
+    """Key-order-independent JSON bytes: orjson, or the standard encoder for what orjson
+    cannot encode (integers beyond 64 bits, lone surrogates, deep nesting)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+        return text.encode("utf-8", "surrogatepass")
+
+
 def record_digest(record: Any) -> str:
     """A stable digest of one raw record (key order does not matter)."""
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(_canonical(record), digest_size=12).hexdigest()
 
 
 def _record_id(record: Any) -> object:
@@ -77,12 +88,13 @@ class PassLedger:
         elif (total, total_pages) != (self.first_total, self.first_total_pages):
             self._changed_pages += 1
             self._last_totals = (total, total_pages)
-        digests = [record_digest(r) for r in records]
-        page_digest = hashlib.blake2b("|".join(digests).encode(), digest_size=16).hexdigest()
+        page_digest = hashlib.blake2b(_canonical(list(records)), digest_size=16).hexdigest()
         self.records += len(records)
         self.pages[number] = page_digest
         ids = [_record_id(r) for r in records[-_EDGE:]]
-        self._edges[number] = (digests[:_EDGE], digests[-_EDGE:], ids)
+        head = [record_digest(r) for r in records[:_EDGE]]
+        tail = [record_digest(r) for r in records[-_EDGE:]]
+        self._edges[number] = (head, tail, ids)
         if len(records) >= 2:  # one record can repeat legitimately (an exact duplicate)
             seen = self._by_digest.setdefault(page_digest, number)
             if seen != number:

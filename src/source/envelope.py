@@ -14,9 +14,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ..errors import RetriableAPIError
 
-__all__ = ["Envelope", "decode_body", "read_envelope"]
+__all__ = ["Envelope", "decode_body", "loads_json", "read_envelope"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,19 @@ class Envelope:
     total_pages: int | None
 
 
+def loads_json(content: bytes) -> Any:
+    """orjson (fast, strict) first; the standard parser for what it refuses but JSON
+    producers really send (NaN, integers beyond 64 bits, lone surrogates, deep nesting)."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
+
+
 def decode_body(content: bytes, *, page: int) -> dict[str, Any]:
     """The JSON object in ``content``; a retriable ``invalid_json`` error otherwise."""
     try:
-        body = json.loads(content)
+        body = loads_json(content)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting
         raise RetriableAPIError(
             f"page {page}: the body is not valid JSON ({len(content)} bytes)",
