@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -251,31 +250,16 @@ class Checkpoint:
 def _encode(value: Any) -> bytes:
     """JSON that decodes back to ``value`` exactly (big ints, NaN, lone surrogates kept).
 
-    orjson is the fast path; it refuses integers beyond 64 bits and lone surrogates, and
-    writes NaN and infinities as ``null``, so those pages take the exact, slower encoder.
+    A strict body (a plain dict from orjson) takes orjson. A :class:`LenientBody` (one
+    only the standard parser accepted, so it may hold NaN, which orjson would write as
+    ``null``) and anything orjson refuses take the exact standard encoder.
     """
-    if not _has_non_finite(value):
+    if type(value) is dict:
         try:
             return orjson.dumps(value)
         except orjson.JSONEncodeError:
             pass
     return json.dumps(value, separators=(",", ":")).encode("ascii")
-
-
-def _has_non_finite(value: Any) -> bool:
-    """Whether any float inside ``value`` is NaN or infinite (iterative: no recursion limit)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is float:
-            if not math.isfinite(item):
-                return True
-        elif kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-    return False
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -96,3 +96,20 @@ def test_torn_page_is_treated_as_missing(tmp_path: Path) -> None:
     again = make(tmp_path)
     again.begin(StoreIdentity(URL, 6, 12))
     assert again.load(2) is None
+
+
+def test_lenient_pages_round_trip_exactly(tmp_path: Path) -> None:
+    """A page only the lenient parser took (NaN, a 70-bit id) comes back from disk unchanged."""
+    from src.source.envelope import decode_body
+
+    body = decode_body(b'{"data": [{"id": 1180591620717411303424, "ltv": NaN}]}', page=1)
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    cp.save(1, body)
+    again = make(tmp_path)
+    again.begin(StoreIdentity(URL, 6, 12))
+    loaded = again.load(1)
+    assert loaded is not None
+    record = loaded["data"][0]
+    assert record["id"] == 2**70
+    assert record["ltv"] != record["ltv"]  # NaN, not null

@@ -18,7 +18,7 @@ import orjson
 
 from ..errors import RetriableAPIError
 
-__all__ = ["Envelope", "decode_body", "loads_json", "read_envelope"]
+__all__ = ["Envelope", "LenientBody", "decode_body", "loads_json", "read_envelope"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +28,20 @@ class Envelope:
     total_pages: int | None
 
 
+class LenientBody(dict[str, Any]):
+    """A body only the standard parser accepted (NaN, integers beyond 64 bits, lone
+    surrogates, deep nesting). Marked so that a store re-encodes it exactly, while a strict
+    body (the usual case) takes the fast encoder without being scanned."""
+
+
 def loads_json(content: bytes) -> Any:
     """orjson (fast, strict) first; the standard parser for what it refuses but JSON
-    producers really send (NaN, integers beyond 64 bits, lone surrogates, deep nesting)."""
+    producers really send. An object only the standard parser took is a LenientBody."""
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
-        return json.loads(content)
+        value = json.loads(content)
+        return LenientBody(value) if isinstance(value, dict) else value
 
 
 def decode_body(content: bytes, *, page: int) -> dict[str, Any]:
