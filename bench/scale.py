@@ -113,7 +113,7 @@ def _transform_once(config: BenchConfig, data: Path, workdir: Path) -> Transform
         records=report["records"],
         parse_seconds=report["parse_seconds"],
         transform_seconds=report["transform_seconds"],
-        peak_rss_bytes=proc.peak_rss_bytes,
+        peak_rss_bytes=report.get("peak_rss_bytes", proc.peak_rss_bytes),
         baseline_rss_bytes=report["baseline_rss_bytes"],
         exported=report["exported"],
     )

@@ -21,6 +21,19 @@ __all__ = ["main"]
 
 
 def _peak_rss_bytes() -> int:
+    """This process's own high-water RSS.
+
+    On Linux ``ru_maxrss`` carries over the parent's RSS from before ``exec`` (the forked
+    copy), so a large benchmark parent would inflate it; ``VmHWM`` belongs to this
+    process's own address space only.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -56,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rejected": counts.rejected,
                 "balanced": counts.balanced,
                 "baseline_rss_bytes": baseline,
+                "peak_rss_bytes": _peak_rss_bytes(),
             }
         ).decode()
     )
