@@ -9,6 +9,7 @@
     │       ├── RetryBudgetExhausted  a page failed after every retry; names page and causes
     │       └── IncompleteSyncError   records missing after paging; never finish silently short
     ├── SinkError                 the output cannot be written (exit 1)
+    ├── AccountingError           records in != exported + merged + rejected: a bug (exit 1)
     └── InvalidRecord             one bad record; set aside with ``.reason`` and ``.record``,
                                   never crashes a run
 
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "AccountingError",
     "AuthError",
     "ConfigError",
     "FatalAPIError",
@@ -118,6 +120,10 @@ class IncompleteSyncError(FatalAPIError):
 
 class SinkError(PipelineError):
     """The output cannot be written (missing directory, permissions, disk full)."""
+
+
+class AccountingError(PipelineError):
+    """Records in != exported + merged + rejected. Always a bug, never bad data."""
 
 
 class InvalidRecord(PipelineError):

@@ -24,7 +24,7 @@ from .api_client import CustomerAPIClient
 from .checkpoint import Checkpoint
 from .config import Settings
 from .data_processor import CustomerDataProcessor
-from .errors import PipelineError
+from .errors import AccountingError, PipelineError
 from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
 from .models import Event, ProcessResult, RunStats
@@ -34,10 +34,6 @@ from .sink.json_file import JsonFileSink
 from .sink.summary import summary_report
 
 __all__ = ["AccountingError", "Interrupted", "RunReport", "run_pipeline"]
-
-
-class AccountingError(PipelineError):
-    """Records in != exported + merged + rejected: the run's numbers cannot be trusted."""
 
 
 class Interrupted(PipelineError):

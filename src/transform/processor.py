@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from ..errors import InvalidRecord, PipelineError
+from ..errors import AccountingError, InvalidRecord
 from ..models import CUSTOMER_SCHEMA, Merge, ProcessCounts, ProcessResult, Rejection
 from ._columnar import DERIVED_SCHEMA, Deriver, Extractor
 from .dedupe import plan_deduplication
@@ -38,10 +38,6 @@ __all__ = ["AccountingError", "CustomerDataProcessor"]
 _BATCH: Final = 65_536
 #: Rows extracted (as text columns) before the rules run over them, in the background.
 _FLUSH_ROWS: Final = 131_072
-
-
-class AccountingError(PipelineError):
-    """A run did not account for every record. Always a bug in the transform, never bad data."""
 
 
 def _refuse_single_value(records: object) -> None:
