@@ -108,3 +108,15 @@ def test_every_setting_has_a_flag_and_env_var() -> None:
     for name in Settings.model_fields:
         assert flag(name) in text
         assert env_var(name) in text
+
+
+def test_readme_documents_every_setting_with_its_default() -> None:
+    """README's configuration table names every setting's flag, variable and default."""
+    from pathlib import Path as _Path
+
+    readme = (_Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name, info in Settings.model_fields.items():
+        default = "unset" if info.default is None else str(info.default)
+        row = next((line for line in readme.splitlines() if f"`{env_var(name)}`" in line), "")
+        assert row, f"{env_var(name)} missing from README"
+        assert f"`{default}`" in row, f"README default of {name} is not {default}"
