@@ -759,6 +759,44 @@ def test_slow_retries_do_not_hold_up_other_pages() -> None:
     assert order[-1] == 2
 
 
+def test_a_due_retry_goes_out_before_pages_not_tried_yet() -> None:
+    """Once its backoff is over, a retry waits behind at most the request already next."""
+    sent: list[int] = []
+    page_ten = asyncio.Event()
+    due_at: list[int] = []
+
+    def fail_page_two_once(page: int, body: dict[str, Any]) -> httpx.Response | None:
+        return httpx.Response(503) if page == 2 and sent.count(2) == 1 else None
+
+    api = FakeAPI(people(40), per_page=2, tweak=fail_page_two_once)
+
+    async def on_the_wire(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        sent.append(page)
+        if page == 10:
+            page_ten.set()
+        for _ in range(3):  # a few turns of the event loop, so that a line forms
+            await asyncio.sleep(0)
+        return api(request)
+
+    async def backoff_until_page_ten(seconds: float) -> None:
+        await page_ten.wait()
+        due_at.append(len(sent))
+
+    client = CustomerAPIClient(
+        BASE,
+        transport=httpx.MockTransport(on_the_wire),
+        sleep=backoff_until_page_ten,
+        per_page=2,
+        concurrency=2,
+    )
+    assert len(client.fetch_all_customers()) == 40
+    (due,) = due_at
+    retry = due + sent[due:].index(2)
+    assert retry - due <= 1, sent
+    assert len(sent) - retry > 4, sent  # first attempts were still waiting behind it
+
+
 def test_client_rate_limit_paces_requests() -> None:
     """rate_limit=4 req/s spaces requests 0.25 s apart (after a burst of 1)."""
     client, fake, _ = FakeAPI(people(24), per_page=6).client(rate_limit=4.0, concurrency=1)

@@ -12,12 +12,12 @@ JSON, or has no ``data`` list, is retried like a 503. Only the causes named in
   usable header, the backoff. The limiter (:mod:`.ratelimit`) adapts the pace of the
   other pages, which carry on meanwhile.
 * The request slot (``concurrency``) is held only while a request is on the wire, so a
-  page waiting out its backoff never holds up the others.
+  page waiting out its backoff never holds up the others. Once its wait is over, a retry
+  goes out ahead of pages not tried yet (:mod:`.admission`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..models import RunStats
 from ..redaction import mask_url, scrub
+from .admission import Priority, RequestGate
 from .cache import CachedPage, ETagCache
 from .envelope import decode_body, read_envelope
 from .pagination import PageRequest, ReceivedPage
@@ -100,7 +101,7 @@ class PageFetcher:
         self._wall_clock = wall_clock
         self._rng = rng
         self._secrets = secrets
-        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._gate = RequestGate(concurrency=settings.concurrency, limiter=limiter)
         self._rate_waited = 0.0
 
     async def fetch(self, request: PageRequest, check: Check | None = None) -> FetchedPage:
@@ -111,7 +112,7 @@ class PageFetcher:
         while True:
             attempt += 1
             try:
-                fetched = await self._attempt(request, check)
+                fetched = await self._attempt(request, check, Priority.of_attempt(attempt))
             except RetriableAPIError as exc:
                 causes[exc.cause] += 1
                 if exc.cause == "rate_limited":
@@ -186,7 +187,9 @@ class PageFetcher:
         return wait
 
     # -- one attempt ----------------------------------------------------------------
-    async def _attempt(self, request: PageRequest, check: Check | None) -> FetchedPage:
+    async def _attempt(
+        self, request: PageRequest, check: Check | None, priority: Priority
+    ) -> FetchedPage:
         page = request.number
         url = httpx.URL(request.url or self._endpoint)
         if request.params:
@@ -194,8 +197,7 @@ class PageFetcher:
         masked = mask_url(str(url))
         cached = self._cache.get(masked) if self._cache is not None else None
         headers = {"If-None-Match": cached.etag} if cached is not None else {}
-        async with self._slots:
-            ticket = await self._limiter.acquire()
+        async with self._gate.admit(priority) as ticket:
             self._stats.requests += 1
             try:
                 response, content = await self._send(url, headers, page, masked, ticket)
