@@ -38,31 +38,13 @@ from src.errors import (
 from src.models import Event, Page
 from src.simulated_api import SimulatedServer, SimulatorConfig, create_app, usable_id
 
+from .chaos_support import FakeTime
+
 BASE = "http://sim.test/api"
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
-EPOCH = 1_773_500_000.0  # the fake wall clock at fake time 0 (a whole second)
 
 
 # -- fakes --------------------------------------------------------------------------------
-@dataclass
-class FakeTime:
-    """One fake time line for client and simulator: sleeping moves it, nothing waits."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return EPOCH + self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
 async def instant(_seconds: float) -> None:
     """The simulator's latency and stalls, skipped."""
     await asyncio.sleep(0)
