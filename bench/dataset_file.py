@@ -23,7 +23,7 @@ _CHUNK = 10_000
 
 def _generator_digest(repo_root: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted((repo_root / "src" / "simulated_api").glob("*.py")):
+    for path in sorted((repo_root / "customer_sync" / "simulated_api").glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 
@@ -37,7 +37,7 @@ def ensure_dataset(data_dir: Path, repo_root: Path, customers: int, seed: int) -
     path = dataset_path(data_dir, repo_root, customers, seed)
     if path.exists():
         return path
-    from src.simulated_api.generator import GeneratedDataset
+    from customer_sync.simulated_api.generator import GeneratedDataset
 
     dataset = GeneratedDataset(customers, seed=seed, now=AS_OF)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -73,10 +73,10 @@ class ScaleRun:
 
 def transform_missing() -> str | None:
     try:
-        found = importlib.util.find_spec("src.data_processor") is not None
+        found = importlib.util.find_spec("customer_sync.transform") is not None
     except ImportError as exc:
         return f"not available ({exc})"
-    return None if found else "not available (no src.data_processor yet)"
+    return None if found else "not available (no customer_sync.transform yet)"
 
 
 def _end_to_end(config: BenchConfig, size: int, tmp: Path, log: Log) -> EndToEnd:

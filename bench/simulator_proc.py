@@ -1,6 +1,6 @@
 """Start and stop the simulated API in its own process, and read its ``/_stats``.
 
-The harness never imports the simulator: it runs ``python -m src.simulated_api`` so the
+The harness never imports the simulator: it runs ``python -m customer_sync.simulated_api`` so the
 server's event loop and the contenders never share a process (or a GIL).
 """
 
@@ -31,7 +31,7 @@ __all__ = [
     "simulator_missing",
 ]
 
-DEFAULT_MODULE = "src.simulated_api"
+DEFAULT_MODULE = "customer_sync.simulated_api"
 #: The moment the generated data is relative to: fixed, so every run serves the same bytes.
 DATA_NOW = datetime.fromisoformat("2026-01-15T12:00:00+00:00")
 
@@ -42,7 +42,7 @@ class SimulatorError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class SimSpec:
-    """How one simulator process is configured (the flags of ``python -m src.simulated_api``)."""
+    """How one simulator process is configured (``python -m customer_sync.simulated_api``)."""
 
     customers: int
     max_per_page: int

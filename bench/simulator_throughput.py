@@ -1,7 +1,7 @@
 """How many records per second the simulated API serves on loopback (faults off).
 
-Spawns ``python -m src.simulated_api --port 0 --port-file ...`` in its own process, fetches
-every page with httpx from a few concurrent workers, and prints a small table::
+Spawns ``python -m customer_sync.simulated_api --port 0 --port-file ...`` in its own process,
+fetches every page with httpx from a few concurrent workers, and prints a small table::
 
     python -m bench.simulator_throughput                       # 200,000 customers
     python -m bench.simulator_throughput --customers 1000000 --per-page 1000
@@ -54,7 +54,8 @@ def start_server(
     port_file = workdir / "port"
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "src.simulated_api", "--host", "127.0.0.1", "--port", "0",
+            sys.executable, "-m", "customer_sync.simulated_api",
+            "--host", "127.0.0.1", "--port", "0",
             "--port-file", str(port_file), "--customers", str(customers), "--fault-rate", "0",
             "--max-per-page", str(max_per_page), "--now", NOW,
         ],

@@ -129,7 +129,7 @@ def _peak_rss_mb() -> float:
 
 def one_shot(n: int) -> None:
     """Generate all records first, then time process_customers on them."""
-    from src.data_processor import CustomerDataProcessor
+    from customer_sync.transform import CustomerDataProcessor
 
     t0 = time.perf_counter()
     records = make_records(n)
@@ -145,7 +145,7 @@ def one_shot(n: int) -> None:
 
 def streaming(n: int, page: int = 1000) -> None:
     """Feed pages as they are generated (raw dicts die with their page): memory stays flat."""
-    from src.data_processor import CustomerDataProcessor
+    from customer_sync.transform import CustomerDataProcessor
 
     processor = CustomerDataProcessor(as_of=AS_OF)
     generating = transforming = 0.0

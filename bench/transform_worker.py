@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", required=True, type=datetime.fromisoformat)
     args = parser.parse_args(argv)
 
-    from src.data_processor import CustomerDataProcessor
+    from customer_sync.transform import CustomerDataProcessor
 
     processor = CustomerDataProcessor(as_of=args.as_of)
     baseline = _peak_rss_bytes()

@@ -1,9 +1,11 @@
-"""Customer data sync pipeline.
+"""The user's entry points: thin modules over the installable :mod:`customer_sync` package.
 
-source (``api_client``) -> transform (``data_processor``) -> sink (``exporter``),
-plus the simulated flaky API in ``simulated_api``.
+``python -m src.main``, ``from src.api_client import CustomerAPIClient``,
+``from src.data_processor import CustomerDataProcessor``, ``from src.exporter import
+DataExporter`` and ``src.models`` keep working; each re-exports the one copy of the code
+that lives in ``customer_sync``.
 """
 
-__version__ = "0.1.0"
+from customer_sync import __version__
 
 __all__ = ["__version__"]

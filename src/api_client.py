@@ -1,12 +1,11 @@
-"""The API client (issue #3): the user's entry module.
+"""The API client, the user's entry module: ``from src.api_client import CustomerAPIClient``.
 
-The implementation lives in the :mod:`src.source` package; this module re-exports its
-public surface so that ``from src.api_client import CustomerAPIClient`` keeps working.
+The implementation lives in :mod:`customer_sync.source`; this module re-exports it.
 """
 
 from __future__ import annotations
 
-from .source import (
+from customer_sync.source import (
     DEFAULT_USER_AGENT,
     ClientSettings,
     CustomerAPIClient,

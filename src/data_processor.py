@@ -1,11 +1,11 @@
 """Entry point of the transform step: ``from src.data_processor import CustomerDataProcessor``.
 
-The implementation lives in :mod:`src.transform`; this module re-exports its public surface.
+The implementation lives in :mod:`customer_sync.transform`; this module re-exports it.
 """
 
 from __future__ import annotations
 
-from .transform import (
+from customer_sync.transform import (
     AccountingError,
     BusinessRules,
     CustomerDataProcessor,

@@ -35,16 +35,16 @@ import httpx
 import jsonschema
 import uvicorn
 
-from src import cli
-from src.config import Settings, load_settings
-from src.data_processor import CustomerDataProcessor
-from src.errors import RetriableAPIError
-from src.events import Hook
-from src.models import Event
-from src.pipeline import RunReport, run_pipeline
-from src.simulated_api import SimulatorConfig, create_app, usable_id
-from src.source.envelope import decode_body, read_envelope
-from src.source.fetcher import MAX_429_PER_PAGE
+from customer_sync import cli
+from customer_sync.config import Settings, load_settings
+from customer_sync.errors import RetriableAPIError
+from customer_sync.events import Hook
+from customer_sync.models import Event
+from customer_sync.pipeline import RunReport, run_pipeline
+from customer_sync.simulated_api import SimulatorConfig, create_app, usable_id
+from customer_sync.source.envelope import decode_body, read_envelope
+from customer_sync.source.fetcher import MAX_429_PER_PAGE
+from customer_sync.transform import CustomerDataProcessor
 
 from .support import ROOT, SCHEMA_PATH
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from src.simulated_api import SimulatedServer, SimulatorConfig, create_app
+from customer_sync.simulated_api import SimulatedServer, SimulatorConfig, create_app
 
 #: The moment every test dataset is relative to.
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)

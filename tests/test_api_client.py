@@ -26,17 +26,17 @@ import httpx
 import pytest
 
 import src.api_client
-from src import __version__
-from src.api_client import CustomerAPIClient, InMemoryPageStore, StoreIdentity
-from src.errors import (
+from customer_sync import __version__
+from customer_sync.errors import (
     AuthError,
     ConfigError,
     FatalAPIError,
     IncompleteSyncError,
     RetryBudgetExhausted,
 )
+from customer_sync.simulated_api import SimulatedServer, SimulatorConfig, create_app, usable_id
+from src.api_client import CustomerAPIClient, InMemoryPageStore, StoreIdentity
 from src.models import Event, Page
-from src.simulated_api import SimulatedServer, SimulatorConfig, create_app, usable_id
 
 from .chaos_support import FakeTime
 

@@ -1,7 +1,7 @@
 """The data processor (issue #4): output shape, duplicates, rejections, accounting, streaming.
 
 The property tests compare the processor (the columnar Polars path) with a plain-Python
-oracle built from the scalar reference rules in ``src.transform.normalizers``.
+oracle built from the scalar reference rules in ``customer_sync.transform.normalizers``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from customer_sync.errors import InvalidRecord
+from customer_sync.transform import _patterns
+from customer_sync.transform import processor as processor_module
+from customer_sync.transform.dedupe import deduplicate
+from customer_sync.transform.normalizers import normalize_record
 from src.data_processor import AccountingError, BusinessRules, CustomerDataProcessor
-from src.errors import InvalidRecord
 from src.models import (
     CUSTOMER_FIELDS,
     CUSTOMER_SCHEMA,
@@ -28,11 +32,7 @@ from src.models import (
     ProcessResult,
     Rejection,
 )
-from src.transform import _patterns
-from src.transform import processor as processor_module
-from src.transform.dedupe import deduplicate
-from src.transform.normalizers import normalize_record
-from tests.test_normalizers import HUGE, LONE_SURROGATE, awkward
+from tests.transform.test_normalizers import HUGE, LONE_SURROGATE, awkward
 
 AS_OF = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -683,8 +683,8 @@ def test_text_grammars_agree_with_the_reference(records: list[dict[str, Any]]) -
 
 def test_public_surface_is_pinned() -> None:
     """The entry-point module re-exports exactly the transform's public names."""
+    import customer_sync.transform as transform
     import src.data_processor as entry
-    import src.transform as transform
 
     assert entry.__all__ == [
         "AccountingError",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from src.simulated_api import SimulatedServer, SimulatorConfig
+from customer_sync.simulated_api import SimulatedServer, SimulatorConfig
 
 from .support import ROOT, validate_output
 

@@ -1,0 +1,239 @@
+"""One typed settings object, built once at the entry point.
+
+Precedence: CLI flag, then environment variable (``PIPELINE_`` prefix), then a ``.env``
+file, then the default. Nothing below the entry point reads ``os.environ``: tests pass a
+mapping to :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from .errors import ConfigError
+from .rules import BusinessRules
+
+__all__ = ["ENV_PREFIX", "Settings", "env_var", "flag", "load_settings"]
+
+ENV_PREFIX = "PIPELINE_"
+
+_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "_ENVIRON", default=None
+)
+
+# Groups shown in --help and in the README's configuration table.
+API, OUTPUT, RULES, RUN, SIM = "API", "Output", "Business rules", "Run", "Built-in simulator"
+
+
+def _f(default: Any, group: str, help: str, **kw: Any) -> Any:
+    return Field(default, description=help, json_schema_extra={"group": group}, **kw)
+
+
+class Settings(BaseSettings):
+    """Every setting of a run. Field names map to ``--flag-name`` and ``PIPELINE_FLAG_NAME``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        hide_input_in_errors=True,
+        frozen=True,
+    )
+
+    # --- API ---------------------------------------------------------------------------
+    api_url: str | None = _f(
+        None, API, "Base URL of the API, e.g. https://reqres.in/api. Unset: start the "
+        "built-in simulated API on loopback."
+    )
+    api_key: SecretStr | None = _f(None, API, "API key, sent as the x-api-key header.")
+    per_page: int = _f(6, API, "Records per page requested.", ge=1, le=10_000)
+    concurrency: int = _f(8, API, "Pages fetched at the same time.", ge=1, le=256)
+    connect_timeout: float = _f(5.0, API, "Connect timeout, seconds.", gt=0)
+    read_timeout: float = _f(30.0, API, "Read timeout, seconds.", gt=0)
+    pool_timeout: float = _f(30.0, API, "Wait for a free connection, seconds.", gt=0)
+    max_retries: int = _f(3, API, "Retries per page for errors (not 429s).", ge=0, le=20)
+    backoff_base: float = _f(1.0, API, "First backoff wait, seconds (then x2).", ge=0)
+    backoff_max: float = _f(30.0, API, "Longest backoff wait, seconds.", ge=0)
+    jitter: float = _f(0.1, API, "Random extra wait, as a fraction of the backoff.", ge=0, le=1)
+    retry_after_cap: float = _f(60.0, API, "Longest Retry-After honoured, seconds.", ge=0)
+    rate_limit_wait_budget: float = _f(
+        300.0, API, "Total seconds a run may spend waiting on 429s.", ge=0
+    )
+    rate_limit: float | None = _f(
+        None, API, "Client-side request rate, req/s. Unset: unlimited, adapting to 429s "
+        "and X-RateLimit headers.", gt=0
+    )
+    max_pages: int = _f(100_000, API, "Refuse to page past this many pages.", ge=1)
+    cache_dir: Path | None = _f(
+        None, API, "Directory of an ETag HTTP cache kept across runs. Unset: no cache."
+    )
+    verify_tls: bool = _f(True, API, "Verify TLS certificates. Turning it off warns every run.")
+
+    # --- Output ------------------------------------------------------------------------
+    output: Path = _f(Path("sample_output.json"), OUTPUT, "Output JSON file.")
+    state_dir: Path | None = _f(
+        None, OUTPUT, "Checkpoint directory. Unset: .pipeline_state/ next to the output."
+    )
+    checkpoint_max_age_hours: float = _f(
+        24.0, OUTPUT, "Discard a checkpoint older than this, hours.", gt=0
+    )
+    fresh: bool = _f(False, OUTPUT, "Ignore any checkpoint and fetch everything.")
+
+    # --- Run ---------------------------------------------------------------------------
+    as_of: datetime | None = _f(
+        None, RUN, "Reference time (ISO-8601) for relative rules. Unset: run start, UTC."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = _f("info", RUN, "Log level.")
+    log_format: Literal["text", "json"] = _f("text", RUN, "Log format on stderr.")
+    progress: bool = _f(True, RUN, "Progress bar on stderr (only when it is a terminal).")
+
+    # --- Business rules (see docs/business_rules.md) -----------------------------------
+    match_email: bool = _f(True, RULES, "Treat records sharing an email as duplicates.")
+    active_days: int = _f(30, RULES, "Last login within this many days is active.", ge=0)
+    high_sessions: int = _f(10, RULES, "Sessions (30d) for high engagement.", ge=0)
+    high_orders_if_active: int = _f(5, RULES, "Orders for high engagement if active.", ge=0)
+    medium_sessions: int = _f(3, RULES, "Sessions (30d) for medium engagement.", ge=0)
+    medium_orders: int = _f(1, RULES, "Orders for medium engagement.", ge=0)
+    enterprise_ltv: float = _f(10_000.0, RULES, "Lifetime value for enterprise tier.", ge=0)
+    premium_ltv: float = _f(1_000.0, RULES, "Lifetime value for premium tier.", ge=0)
+
+    # --- Built-in simulator (used only when api_url is unset) --------------------------
+    sim_customers: int | None = _f(
+        None, SIM, "Generated customers. Unset: the 12-user demo dataset.", ge=0
+    )
+    sim_seed: int = _f(11, SIM, "Seed of the generated data and faults.")
+    sim_fault_rate: float = _f(0.2, SIM, "Share of requests failing with 5xx.", ge=0, le=1)
+    sim_rate_limit: float = _f(0.0, SIM, "Server rate limit, req/s; 0 = unlimited.", ge=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.rstrip("/")
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @field_validator("output")
+    @classmethod
+    def _output_is_file(cls, value: Path) -> Path:
+        if value.name in ("", ".", ".."):
+            raise ValueError("must name a file")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = _ENVIRON.get()
+        if environ is not None:
+            env_settings = _MappingEnvSource(settings_cls, environ)
+        return init_settings, env_settings, dotenv_settings
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def rules(self) -> BusinessRules:
+        return BusinessRules(
+            active_days=self.active_days,
+            high_sessions=self.high_sessions,
+            high_orders_if_active=self.high_orders_if_active,
+            medium_sessions=self.medium_sessions,
+            medium_orders=self.medium_orders,
+            enterprise_ltv=self.enterprise_ltv,
+            premium_ltv=self.premium_ltv,
+            match_email=self.match_email,
+        )
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        return self.output.parent / ".pipeline_state"
+
+    def resolved_as_of(self, now: datetime) -> datetime:
+        return self.as_of if self.as_of is not None else now.astimezone(UTC)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def flag(name: str) -> str:
+    """The CLI flag of a settings field: ``per_page`` -> ``--per-page``."""
+    return "--" + name.replace("_", "-")
+
+
+def env_var(name: str) -> str:
+    """The environment variable of a settings field: ``per_page`` -> ``PIPELINE_PER_PAGE``."""
+    return ENV_PREFIX + name.upper()
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_file: str | Path | None = ".env",
+) -> Settings:
+    """Build the settings: ``overrides`` (CLI) > ``environ`` > ``env_file`` > defaults.
+
+    ``environ=None`` reads the process environment; pass a mapping in tests.
+    Raises :class:`ConfigError` naming the setting, its flag and its variable, never its value.
+    """
+    token = _ENVIRON.set(environ)
+    try:
+        return Settings(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    if name in Settings.model_fields:
+        where = f"{flag(name)} / {env_var(name)}"
+        return ConfigError(f"invalid setting {name} ({where}): {message}")
+    return ConfigError(f"unknown setting {name!r}: {message}")
+
+
+def utcnow() -> datetime:
+    """The wall clock, read once at the entry point."""
+    return datetime.now(UTC)

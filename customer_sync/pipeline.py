@@ -1,0 +1,234 @@
+"""Orchestration: source -> transform -> sink, for one run.
+
+The pipeline owns the order of things and the accounting; the pieces own the work:
+the client fetches pages (with retries, rate limits, drift checks and the checkpoint),
+the processor turns raw records into customers as pages arrive, and the sink writes
+everything atomically. Hooks observe; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random as random_module
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .checkpoint import Checkpoint
+from .config import Settings
+from .errors import AccountingError, PipelineError
+from .events import Hook, null_hook
+from .exporter import DataExporter, format_timestamp
+from .models import Event, ProcessResult, RunStats
+from .redaction import mask_url
+from .sink.base import SinkReport
+from .sink.json_file import JsonFileSink
+from .sink.summary import summary_report
+from .source import CustomerAPIClient
+from .transform import CustomerDataProcessor
+
+__all__ = ["AccountingError", "Interrupted", "RunReport", "run_pipeline"]
+
+
+class Interrupted(PipelineError):
+    """The run was stopped (Ctrl-C). The checkpoint is kept for the next run."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    result: ProcessResult
+    stats: RunStats
+    sink: SinkReport
+    metadata: dict[str, Any]
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _source_url(settings: Settings, hook: Hook, clock: Callable[[], float]) -> Iterator[
+    tuple[str, bool]
+]:
+    """The API base URL, starting the built-in simulator when none is configured."""
+    if settings.api_url is not None:
+        yield settings.api_url, False
+        return
+    from .simulated_api import SimulatedServer, SimulatorConfig
+
+    config = SimulatorConfig(
+        customers=settings.sim_customers,
+        seed=settings.sim_seed,
+        fault_rate=settings.sim_fault_rate,
+        rate_limit=settings.sim_rate_limit,
+    )
+    with SimulatedServer(config) as server:
+        hook(Event("simulator_started", clock(), {"url": server.base_url}))
+        yield server.base_url, True
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    hook: Hook = null_hook,
+    now: Callable[[], datetime],
+    clock: Callable[[], float] = time.perf_counter,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    wall_clock: Callable[[], float] | None = None,
+    random: random_module.Random | None = None,
+) -> RunReport:
+    """Run one sync. Raises :class:`PipelineError` subclasses for expected failures.
+
+    ``transport``, ``sleep``, ``wall_clock`` and ``random`` are the client's injected edges
+    (tests pass an in-process transport and fake time); ``clock`` drives both the stage
+    durations and the client. Ctrl-C anywhere between the first request and the end of the
+    export raises :class:`Interrupted`: the checkpoint is kept and the previous output is
+    intact.
+    """
+    started = clock()
+    durations: dict[str, float] = {}
+    as_of = settings.resolved_as_of(now())
+    sink = JsonFileSink(settings.output)
+    checkpoint = Checkpoint(
+        settings.checkpoint_dir,
+        max_age_seconds=settings.checkpoint_max_age_hours * 3600,
+        fresh=settings.fresh,
+        hook=hook,
+        clock=clock,
+        wall=now,
+        source_label=_simulator_label(settings),
+    )
+    sink.check_writable()  # fail before any fetching
+    checkpoint.check_writable()
+    if not settings.verify_tls:
+        hook(Event("tls_verification_disabled", clock(), {}))
+
+    processor = CustomerDataProcessor(rules=settings.rules, as_of=as_of)
+    try:
+        with _source_url(settings, hook, clock) as (base_url, simulated):
+            client = CustomerAPIClient(
+                base_url,
+                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+                per_page=settings.per_page,
+                concurrency=settings.concurrency,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                pool_timeout=settings.pool_timeout,
+                max_retries=settings.max_retries,
+                backoff_base=settings.backoff_base,
+                backoff_max=settings.backoff_max,
+                jitter=settings.jitter,
+                retry_after_cap=settings.retry_after_cap,
+                rate_limit_wait_budget=settings.rate_limit_wait_budget,
+                rate_limit=settings.rate_limit,
+                max_pages=settings.max_pages,
+                cache_dir=settings.cache_dir,
+                verify=settings.verify_tls,
+                transport=transport,
+                sleep=sleep,
+                clock=clock,
+                wall_clock=wall_clock,
+                random=random,
+                hook=hook,
+                page_store=checkpoint,
+            )
+            stats = asyncio.run(_fetch_and_transform(client, processor))
+        durations["fetch_and_transform"] = clock() - started
+
+        mark = clock()
+        hook(Event("transform_finishing", clock(), {"records": stats.records}))
+        result = processor.finish()
+        durations["finish_transform"] = clock() - mark
+        _check_accounting(result, stats)
+        hook(Event("processed", clock(), _counts(result)))
+
+        mark = clock()
+        metadata = _metadata(settings, result, stats, base_url, simulated, as_of, durations)
+        exporter = DataExporter(settings.rules, now=now)
+        sink_report = exporter.export_customers(
+            result, settings.output, metadata=metadata, sink=sink
+        )
+        durations["export"] = clock() - mark
+    except KeyboardInterrupt:
+        kept = checkpoint.pages_on_disk()
+        raise Interrupted(
+            f"stopped; {kept} page(s) are kept in {settings.checkpoint_dir}"
+            if kept
+            else "stopped before any page was kept",
+            hint="run the same command again to resume" if kept else "run the same command again",
+        ) from None
+    checkpoint.clear()
+    durations["total"] = clock() - started
+    hook(Event("exported", clock(), {"output": sink_report.target, **_counts(result)}))
+    full_metadata = exporter.build_metadata(result.frame, metadata)
+    return RunReport(result, stats, sink_report, full_metadata, durations)
+
+
+def _simulator_label(settings: Settings) -> str | None:
+    """The checkpoint's source for the built-in simulator, whose port changes every run."""
+    if settings.api_url is not None:
+        return None
+    return f"built-in simulator (customers={settings.sim_customers}, seed={settings.sim_seed})"
+
+
+async def _fetch_and_transform(
+    client: CustomerAPIClient, processor: CustomerDataProcessor
+) -> RunStats:
+    async with client:
+        async for page in client.iter_pages():
+            processor.add_batch(page.records)
+        return client.stats
+
+
+def _counts(result: ProcessResult) -> dict[str, int]:
+    c = result.counts
+    return {
+        "records_in": c.records_in,
+        "exported": c.exported,
+        "duplicates_merged": c.duplicates_merged,
+        "rejected": c.rejected,
+    }
+
+
+def _check_accounting(result: ProcessResult, stats: RunStats) -> None:
+    c = result.counts
+    if not c.balanced or c.records_in != stats.records:
+        raise AccountingError(
+            f"records do not add up: fetched {stats.records}, processed {c.records_in}, "
+            f"exported {c.exported} + merged {c.duplicates_merged} + rejected {c.rejected}",
+            hint="this is a bug; please report it with the run's log",
+        )
+
+
+def _metadata(
+    settings: Settings,
+    result: ProcessResult,
+    stats: RunStats,
+    base_url: str,
+    simulated: bool,
+    as_of: datetime,
+    durations: dict[str, float],
+) -> dict[str, Any]:
+    c = result.counts
+    return {
+        "as_of": format_timestamp(as_of),
+        "source": {
+            "url": mask_url(base_url),
+            "simulated": simulated,
+            "per_page": settings.per_page,
+        },
+        "records_fetched": c.records_in,
+        "duplicates_merged": c.duplicates_merged,
+        "records_rejected": c.rejected,
+        "accounting": {**_counts(result), "balanced": c.balanced},
+        "run_stats": stats.as_dict(),
+        "summary": summary_report(result.frame, settings.rules),
+        "pipeline_version": __version__,
+        "stage_durations_seconds": {k: round(v, 3) for k, v in durations.items()},
+    }

@@ -1,0 +1,61 @@
+"""Pure summaries of exported customers: quality bands and counts per business field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+from ..frames import CUSTOMER_SCHEMA
+from ..rules import BusinessRules
+
+__all__ = ["BREAKDOWN_FIELDS", "quality_band", "quality_summary", "summary_report", "to_frame"]
+
+#: The default thresholds (``BusinessRules`` is frozen, so one shared instance is safe).
+DEFAULT_RULES = BusinessRules()
+
+BREAKDOWN_FIELDS = (
+    "engagement_level",
+    "activity_status",
+    "acquisition_channel",
+    "market_segment",
+    "customer_tier",
+)
+
+
+def quality_band(score: int, rules: BusinessRules = DEFAULT_RULES) -> str:
+    """``high`` at or above 90, ``medium`` from 70 to 89, ``low`` below 70."""
+    if score >= rules.high_quality_min:
+        return "high_quality"
+    if score >= rules.medium_quality_min:
+        return "medium_quality"
+    return "low_quality"
+
+
+def to_frame(customers: pl.DataFrame | Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    if isinstance(customers, pl.DataFrame):
+        return customers
+    return pl.DataFrame(list(customers), schema=CUSTOMER_SCHEMA, orient="row")
+
+
+def quality_summary(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) -> dict[str, int]:
+    scores = frame.get_column("data_quality_score")
+    high = int((scores >= rules.high_quality_min).sum())
+    medium = int(((scores >= rules.medium_quality_min) & (scores < rules.high_quality_min)).sum())
+    low = frame.height - high - medium
+    return {"high_quality": high, "medium_quality": medium, "low_quality": low}
+
+
+def summary_report(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) -> dict[str, Any]:
+    """Quality bands plus counts per engagement, activity, channel, segment and tier."""
+    report: dict[str, Any] = {
+        "total_customers": frame.height,
+        "data_quality_summary": quality_summary(frame, rules),
+    }
+    for name in BREAKDOWN_FIELDS:
+        counts = frame.get_column(name).value_counts()
+        report[name] = {
+            str(row[name]): int(row["count"]) for row in counts.sort(name).iter_rows(named=True)
+        }
+    return report

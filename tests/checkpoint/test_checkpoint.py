@@ -1,0 +1,115 @@
+"""The disk checkpoint: identity, age, fresh, privacy, and cleanup."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from customer_sync.checkpoint import Checkpoint
+from customer_sync.models import Event
+from customer_sync.source.page_store import StoreIdentity
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+URL = "http://127.0.0.1:9/api"
+
+
+def make(tmp_path: Path, *, now: datetime = T0, fresh: bool = False,
+         events: list[Event] | None = None) -> Checkpoint:
+    sink = events if events is not None else []
+    return Checkpoint(tmp_path / "state", max_age_seconds=3600, fresh=fresh,
+                      hook=sink.append, clock=lambda: 0.0, wall=lambda: now)
+
+
+def test_saved_pages_are_loaded_by_the_next_run(tmp_path: Path) -> None:
+    """Pages saved by one run are served to the next run with the same identity."""
+    first = make(tmp_path)
+    first.begin(StoreIdentity(URL, 6, 12))
+    assert first.resumable_pages == 0
+    first.save(1, {"page": 1, "data": [{"id": 1}]})
+    events: list[Event] = []
+    second = make(tmp_path, events=events)
+    second.begin(StoreIdentity(URL, 6, 12))
+    assert second.resumable_pages == 1
+    assert second.load(1) == {"page": 1, "data": [{"id": 1}]}
+    assert second.load(2) is None
+    assert [e.name for e in events] == ["resumed"]
+
+
+@pytest.mark.parametrize(
+    ("url", "per_page", "total", "later", "fresh", "reason"),
+    [
+        ("http://other:9/api", 6, 12, 0, False, "different source"),
+        (URL, 25, 12, 0, False, "different source"),
+        (URL, 6, 13, 0, False, "different source"),
+        (URL, 6, 12, 2, False, "older than 1 h"),
+        (URL, 6, 12, 0, True, "--fresh"),
+    ],
+)
+def test_mismatched_checkpoint_is_discarded_with_a_warning(
+    tmp_path: Path, url: str, per_page: int, total: int, later: int, fresh: bool, reason: str
+) -> None:
+    """A checkpoint of another source, per_page or total, too old, or with --fresh is dropped."""
+    first = make(tmp_path)
+    first.begin(StoreIdentity(URL, 6, 12))
+    first.save(1, {"page": 1, "data": []})
+    events: list[Event] = []
+    second = make(tmp_path, now=T0 + timedelta(hours=later), fresh=fresh, events=events)
+    second.begin(StoreIdentity(url, per_page, total))
+    assert second.resumable_pages == 0
+    assert second.load(1) is None
+    assert events[0].name == "checkpoint_discarded"
+    assert reason in events[0].fields["reason"]
+
+
+def test_files_are_private_and_hold_no_key(tmp_path: Path) -> None:
+    """Pages are 0600 in a 0700 directory, and a key in the URL is masked in the manifest."""
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL + "?api_key=sk-secret", 6, 12))
+    cp.save(3, {"data": []})
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    page = tmp_path / "state" / "pages" / "000003.json"
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    assert "sk-secret" not in (tmp_path / "state" / "manifest.json").read_text()
+
+
+def test_clear_removes_only_what_it_created(tmp_path: Path) -> None:
+    """clear() deletes the checkpoint files but never a user's other files."""
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    cp.save(1, {"data": []})
+    keep = tmp_path / "state" / "notes.txt"
+    keep.write_text("mine")
+    cp.clear()
+    assert keep.exists()
+    assert not (tmp_path / "state" / "pages").exists()
+    assert not (tmp_path / "state" / "manifest.json").exists()
+
+
+def test_torn_page_is_treated_as_missing(tmp_path: Path) -> None:
+    """A page file that does not parse is fetched again rather than trusted."""
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    (tmp_path / "state" / "pages" / "000002.json").write_bytes(b'{"data": [')
+    again = make(tmp_path)
+    again.begin(StoreIdentity(URL, 6, 12))
+    assert again.load(2) is None
+
+
+def test_lenient_pages_round_trip_exactly(tmp_path: Path) -> None:
+    """A page only the lenient parser took (NaN, a 70-bit id) comes back from disk unchanged."""
+    from customer_sync.source.envelope import decode_body
+
+    body = decode_body(b'{"data": [{"id": 1180591620717411303424, "ltv": NaN}]}', page=1)
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    cp.save(1, body)
+    again = make(tmp_path)
+    again.begin(StoreIdentity(URL, 6, 12))
+    loaded = again.load(1)
+    assert loaded is not None
+    record = loaded["data"][0]
+    assert record["id"] == 2**70
+    assert record["ltv"] != record["ltv"]  # NaN, not null
