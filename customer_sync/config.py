@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -23,10 +23,21 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from . import __version__
 from .errors import ConfigError
 from .rules import BusinessRules
 
-__all__ = ["ENV_PREFIX", "Settings", "env_var", "flag", "load_settings"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "ENV_PREFIX",
+    "ClientSettings",
+    "Settings",
+    "env_var",
+    "flag",
+    "load_settings",
+]
+
+DEFAULT_USER_AGENT = f"customer-sync-pipeline/{__version__}"
 
 ENV_PREFIX = "PIPELINE_"
 
@@ -42,8 +53,72 @@ def _f(default: Any, group: str, help: str, **kw: Any) -> Any:
     return Field(default, description=help, json_schema_extra={"group": group}, **kw)
 
 
-class Settings(BaseSettings):
-    """Every setting of a run. Field names map to ``--flag-name`` and ``PIPELINE_FLAG_NAME``."""
+class ClientSettings(BaseModel):
+    """Every knob of the API client, declared once: the run's :class:`Settings` inherits
+    these fields (each is also a flag and an environment variable), and
+    :class:`~customer_sync.source.CustomerAPIClient` takes this object. Documented in
+    ``docs/client.md``. An invalid value raises :class:`ConfigError` naming the setting.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    per_page: int = _f(6, API, "Records per page requested.", ge=1, le=10_000)
+    concurrency: int = _f(8, API, "Pages fetched at the same time.", ge=1, le=256)
+    connect_timeout: float = _f(5.0, API, "Connect timeout, seconds.", gt=0, allow_inf_nan=False)
+    read_timeout: float = _f(30.0, API, "Read timeout, seconds.", gt=0, allow_inf_nan=False)
+    pool_timeout: float = _f(
+        30.0, API, "Wait for a free connection, seconds.", gt=0, allow_inf_nan=False
+    )
+    max_retries: int = _f(3, API, "Retries per page for errors (not 429s).", ge=0, le=20)
+    backoff_base: float = _f(
+        1.0, API, "First backoff wait, seconds.", ge=0, allow_inf_nan=False
+    )
+    backoff_factor: float = _f(
+        2.0, API, "Backoff growth per retry.", ge=1, allow_inf_nan=False
+    )
+    backoff_max: float = _f(30.0, API, "Longest backoff wait, seconds.", ge=0, allow_inf_nan=False)
+    jitter: float = _f(
+        0.1, API, "Random extra wait, as a fraction of the backoff.", ge=0, le=1
+    )
+    retry_after_cap: float = _f(
+        60.0, API, "Longest Retry-After honoured, seconds.", ge=0, allow_inf_nan=False
+    )
+    rate_limit_wait_budget: float = _f(
+        300.0, API, "Total seconds a run may spend waiting on 429s.", ge=0, allow_inf_nan=False
+    )
+    rate_limit: float | None = _f(
+        None, API, "Client-side request rate, req/s. Unset: unlimited, adapting to 429s "
+        "and X-RateLimit headers.", gt=0, allow_inf_nan=False
+    )
+    rate_limit_burst: int = _f(
+        1, API, "Requests the client-side limiter lets through at once.", ge=1
+    )
+    max_pages: int = _f(100_000, API, "Refuse to page past this many pages.", ge=1)
+    max_drift_passes: int = _f(
+        3, API, "Re-check passes when the data changes during the sync.", ge=0, le=20
+    )
+    max_redirects: int = _f(5, API, "Redirects followed per request.", ge=0, le=50)
+    cache_dir: Path | None = _f(
+        None, API, "Directory of an ETag HTTP cache kept across runs. Unset: no cache."
+    )
+    verify_tls: bool = _f(True, API, "Verify TLS certificates. Turning it off warns every run.")
+    user_agent: str = _f(
+        DEFAULT_USER_AGENT, API, "User-Agent header sent with every request.", min_length=1,
+        pattern=r"^[^\r\n]*\S[^\r\n]*$",
+    )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+
+class Settings(ClientSettings, BaseSettings):
+    """Every setting of a run. Field names map to ``--flag-name`` and ``PIPELINE_FLAG_NAME``.
+
+    The API group is :class:`ClientSettings`; :attr:`client` hands the client its part.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -54,34 +129,12 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    # --- API ---------------------------------------------------------------------------
+    # --- API (the client's own knobs are inherited from ClientSettings) -----------------
     api_url: str | None = _f(
         None, API, "Base URL of the API, e.g. https://reqres.in/api. Unset: start the "
         "built-in simulated API on loopback."
     )
     api_key: SecretStr | None = _f(None, API, "API key, sent as the x-api-key header.")
-    per_page: int = _f(6, API, "Records per page requested.", ge=1, le=10_000)
-    concurrency: int = _f(8, API, "Pages fetched at the same time.", ge=1, le=256)
-    connect_timeout: float = _f(5.0, API, "Connect timeout, seconds.", gt=0)
-    read_timeout: float = _f(30.0, API, "Read timeout, seconds.", gt=0)
-    pool_timeout: float = _f(30.0, API, "Wait for a free connection, seconds.", gt=0)
-    max_retries: int = _f(3, API, "Retries per page for errors (not 429s).", ge=0, le=20)
-    backoff_base: float = _f(1.0, API, "First backoff wait, seconds (then x2).", ge=0)
-    backoff_max: float = _f(30.0, API, "Longest backoff wait, seconds.", ge=0)
-    jitter: float = _f(0.1, API, "Random extra wait, as a fraction of the backoff.", ge=0, le=1)
-    retry_after_cap: float = _f(60.0, API, "Longest Retry-After honoured, seconds.", ge=0)
-    rate_limit_wait_budget: float = _f(
-        300.0, API, "Total seconds a run may spend waiting on 429s.", ge=0
-    )
-    rate_limit: float | None = _f(
-        None, API, "Client-side request rate, req/s. Unset: unlimited, adapting to 429s "
-        "and X-RateLimit headers.", gt=0
-    )
-    max_pages: int = _f(100_000, API, "Refuse to page past this many pages.", ge=1)
-    cache_dir: Path | None = _f(
-        None, API, "Directory of an ETag HTTP cache kept across runs. Unset: no cache."
-    )
-    verify_tls: bool = _f(True, API, "Verify TLS certificates. Turning it off warns every run.")
 
     # --- Output ------------------------------------------------------------------------
     output: Path = _f(Path("sample_output.json"), OUTPUT, "Output JSON file.")
@@ -159,6 +212,13 @@ class Settings(BaseSettings):
 
     # --- derived -----------------------------------------------------------------------
     @property
+    def client(self) -> ClientSettings:
+        """The client's part of the settings, as the client takes it."""
+        return ClientSettings.model_construct(
+            **{name: getattr(self, name) for name in ClientSettings.model_fields}
+        )
+
+    @property
     def rules(self) -> BusinessRules:
         return BusinessRules(
             active_days=self.active_days,
@@ -204,6 +264,27 @@ def env_var(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
+def _default_text(name: str) -> str:
+    default = Settings.model_fields[name].default
+    return "unset" if default is None else str(default)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, one row per setting (a test keeps them equal)."""
+    rows = [
+        "| flag | environment variable | default | group | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, Mapping) else {}
+        shown = f"--[no-]{flag(name)[2:]}" if info.annotation is bool else flag(name)
+        rows.append(
+            f"| `{shown}` | `{env_var(name)}` | `{_default_text(name)}` | "
+            f"{extra.get('group', '')} | {info.description} |"
+        )
+    return "\n".join(rows)
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -224,10 +305,32 @@ def load_settings(
         _ENVIRON.reset(token)
 
 
+_MESSAGES = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "int_from_float": "must be an integer",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "finite_number": "must be finite",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+}
+
+
 def _config_error(exc: ValidationError) -> ConfigError:
+    """One line naming the setting, its flag and its variable, never its value."""
     first = exc.errors(include_input=False, include_url=False)[0]
     name = str(first["loc"][0]) if first["loc"] else "settings"
-    message = first["msg"].removeprefix("Value error, ")
+    template = _MESSAGES.get(first["type"])
+    message = (
+        template.format(**first.get("ctx", {}))
+        if template
+        else first["msg"].removeprefix("Value error, ")
+    )
     if name in Settings.model_fields:
         where = f"{flag(name)} / {env_var(name)}"
         return ConfigError(f"invalid setting {name} ({where}): {message}")

@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema
 
+from customer_sync.source import ClientSettings, CustomerAPIClient
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "docs" / "output.schema.json"
 
@@ -51,3 +53,10 @@ def sample_customer(**overrides: Any) -> dict[str, Any]:
     }
     customer.update(overrides)
     return customer
+
+
+def make_client(base_url: str, api_key: str | None = None, **options: Any) -> CustomerAPIClient:
+    """A client from flat keyword arguments: settings fields go into its ClientSettings."""
+    known = ClientSettings.model_fields
+    fields = {name: options.pop(name) for name in list(options) if name in known}
+    return CustomerAPIClient(base_url, api_key, settings=ClientSettings(**fields), **options)

@@ -35,10 +35,11 @@ from customer_sync.errors import (
     RetryBudgetExhausted,
 )
 from customer_sync.simulated_api import SimulatedServer, SimulatorConfig, create_app, usable_id
-from src.api_client import CustomerAPIClient, InMemoryPageStore, StoreIdentity
+from src.api_client import ClientSettings, CustomerAPIClient, InMemoryPageStore, StoreIdentity
 from src.models import Event, Page
 
 from .chaos_support import FakeTime
+from .support import make_client
 
 BASE = "http://sim.test/api"
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
@@ -72,7 +73,7 @@ class Sim:
     def client(self, api_key: str | None = None, **settings: Any) -> CustomerAPIClient:
         options: dict[str, Any] = {"jitter": 0.0}
         options.update(settings)
-        return CustomerAPIClient(
+        return make_client(
             BASE,
             api_key,
             transport=httpx.ASGITransport(app=self.app),
@@ -151,7 +152,7 @@ class FakeAPI:
         fake, events = FakeTime(), []
         options: dict[str, Any] = {"jitter": 0.0}
         options.update(settings)
-        client = CustomerAPIClient(
+        client = make_client(
             BASE,
             options.pop("api_key", None),
             transport=httpx.MockTransport(self),
@@ -180,7 +181,7 @@ def loopback_client(server: SimulatedServer, **settings: Any) -> CustomerAPIClie
     fake = FakeTime()
     options: dict[str, Any] = {"jitter": 0.0}
     options.update(settings)
-    return CustomerAPIClient(
+    return make_client(
         server.base_url,
         sleep=fake.sleep,
         clock=fake.monotonic,
@@ -317,7 +318,7 @@ def test_connection_refused_is_retried_then_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     fake = FakeTime()
-    client = CustomerAPIClient(
+    client = make_client(
         f"http://127.0.0.1:{port}/api", sleep=fake.sleep, clock=fake.monotonic, jitter=0.0
     )
     with pytest.raises(RetryBudgetExhausted, match=r"\(connect_error x4\)$"):
@@ -516,7 +517,7 @@ def test_wrong_api_key_is_a_401_not_retried_and_never_echoed() -> None:
 def test_wrong_path_is_a_404_not_retried() -> None:
     """A base URL with the wrong path gets one 404 and a FatalAPIError."""
     sim = make_sim()
-    client = CustomerAPIClient(
+    client = make_client(
         "http://sim.test/nope", transport=httpx.ASGITransport(app=sim.app), sleep=sim.time.sleep
     )
     with pytest.raises(FatalAPIError, match="HTTP 404"):
@@ -731,7 +732,7 @@ def test_slow_retries_do_not_hold_up_other_pages() -> None:
         await others_done.wait()
 
     api = FakeAPI(people(60), per_page=6, tweak=tweak)
-    client = CustomerAPIClient(
+    client = make_client(
         BASE,
         transport=httpx.MockTransport(api),
         sleep=sleep_until_the_others_are_done,
@@ -765,7 +766,7 @@ def test_a_due_retry_goes_out_before_pages_not_tried_yet() -> None:
         await page_ten.wait()
         due_at.append(len(sent))
 
-    client = CustomerAPIClient(
+    client = make_client(
         BASE,
         transport=httpx.MockTransport(on_the_wire),
         sleep=backoff_until_page_ten,
@@ -877,7 +878,7 @@ def test_redirect_to_another_origin_drops_the_api_key(target: str, keeps_key: bo
             return httpx.Response(302, headers={"Location": target})
         return httpx.Response(200, json=FakeAPI(people(3)).body(1))
 
-    client = CustomerAPIClient(BASE, "k-secret", transport=httpx.MockTransport(handler))
+    client = make_client(BASE, "k-secret", transport=httpx.MockTransport(handler))
     assert len(client.fetch_all_customers()) == 3
     assert seen[0].headers["x-api-key"] == "k-secret"
     assert ("x-api-key" in seen[1].headers) is keeps_key
@@ -912,7 +913,7 @@ def test_a_server_echoing_the_key_in_its_error_is_scrubbed() -> None:
 def test_query_of_the_base_url_is_kept_beside_the_page_parameters() -> None:
     """A base URL with its own query keeps it; page and per_page are added to it."""
     api = FakeAPI(people(6))
-    client = CustomerAPIClient("http://sim.test/api?tenant=7", transport=httpx.MockTransport(api))
+    client = make_client("http://sim.test/api?tenant=7", transport=httpx.MockTransport(api))
     client.fetch_all_customers()
     assert api.requests[0].url.path == "/api/users"
     assert dict(api.requests[0].url.params) == {"tenant": "7", "page": "1", "per_page": "6"}
@@ -921,7 +922,7 @@ def test_query_of_the_base_url_is_kept_beside_the_page_parameters() -> None:
 def test_secret_query_parameters_are_masked_in_errors() -> None:
     """A key passed in the base URL's query is masked wherever the URL is shown."""
     api = FakeAPI(people(6), tweak=lambda page, body: httpx.Response(404))
-    client = CustomerAPIClient(
+    client = make_client(
         "http://sim.test/api?api_key=topsecret", transport=httpx.MockTransport(api)
     )
     with pytest.raises(FatalAPIError) as caught:
@@ -980,25 +981,26 @@ def test_run_stats_account_for_the_sync() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"per_page": 0}, "per_page must be >= 1"),
-        ({"concurrency": 2.5}, "concurrency must be an integer"),
-        ({"read_timeout": 0}, "read_timeout must be > 0"),
-        ({"jitter": -0.1}, "jitter must be >= 0"),
-        ({"backoff_factor": 0.5}, "backoff_factor must be >= 1"),
-        ({"rate_limit": 0}, "rate_limit must be > 0"),
-        ({"max_retries": float("nan")}, "max_retries must be an integer"),
-        ({"verify": "yes"}, "verify must be true or false"),
-        ({"retries": 3}, "unknown client setting"),
+        ({"per_page": 0}, "per_page .*must be >= 1"),
+        ({"concurrency": 2.5}, "concurrency .*must be an integer"),
+        ({"read_timeout": 0}, "read_timeout .*must be > 0"),
+        ({"jitter": -0.1}, "jitter .*must be >= 0"),
+        ({"backoff_factor": 0.5}, "backoff_factor .*must be >= 1"),
+        ({"rate_limit": 0}, "rate_limit .*must be > 0"),
+        ({"max_retries": float("nan")}, "max_retries .*must be finite"),
+        ({"verify_tls": "maybe"}, "verify_tls .*must be true or false"),
+        ({"user_agent": "two\nlines"}, "user_agent"),
+        ({"retries": 3}, "unknown setting 'retries'"),
     ],
 )
 def test_invalid_settings_are_refused(settings: dict[str, Any], message: str) -> None:
-    """Each invalid setting fails at construction with one line naming it."""
+    """Each invalid client setting fails at construction with one line naming it."""
     with pytest.raises(ConfigError, match=message):
-        CustomerAPIClient(BASE, **settings)
+        ClientSettings(**settings)
 
 
 @pytest.mark.parametrize("url", ["sim.test/api", "ftp://sim.test/api", "http://"])
 def test_invalid_base_url_is_refused(url: str) -> None:
     """A base URL that is not http(s)://host/... is a ConfigError."""
     with pytest.raises(ConfigError, match="invalid API URL"):
-        CustomerAPIClient(url)
+        make_client(url)

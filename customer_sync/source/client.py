@@ -3,7 +3,7 @@
 Async inside, on one connection pool; :meth:`CustomerAPIClient.fetch_all_customers` is
 the synchronous wrapper and :meth:`CustomerAPIClient.iter_pages` the streaming form::
 
-    async with CustomerAPIClient(url, api_key=key, concurrency=8) as client:
+    async with CustomerAPIClient(url, api_key=key, settings=ClientSettings(per_page=100)) as client:
         async for page in client.iter_pages():
             processor.add_batch(page.records)
         stats = client.stats
@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from ..errors import ConfigError
 from ..events import Hook, null_hook
@@ -47,8 +48,9 @@ Clock = Callable[[], float]
 class CustomerAPIClient:
     """Fetches every customer record from ``{base_url}/users``.
 
-    ``**settings`` are the fields of :class:`ClientSettings` (see ``docs/client.md``).
-    The other keyword arguments are injected edges: ``transport`` (an
+    ``settings`` is a :class:`ClientSettings` (see ``docs/client.md``); the API key stays
+    a ``SecretStr`` until the request hook puts it into the header. The other keyword
+    arguments are injected edges: ``transport`` (an
     ``httpx.AsyncBaseTransport``, e.g. ``ASGITransport(app)`` in tests), ``sleep``
     (async), ``clock`` (monotonic seconds: durations, pacing, event times),
     ``wall_clock`` (epoch seconds: HTTP-date ``Retry-After``), ``random`` (jitter),
@@ -59,8 +61,9 @@ class CustomerAPIClient:
     def __init__(
         self,
         base_url: str,
-        api_key: str | None = None,
+        api_key: SecretStr | str | None = None,
         *,
+        settings: ClientSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         clock: Clock | None = None,
@@ -69,16 +72,10 @@ class CustomerAPIClient:
         hook: Hook | None = None,
         page_store: PageStore | None = None,
         paginator_factory: Callable[[], Paginator] | None = None,
-        **settings: Any,
     ) -> None:
-        self.settings = ClientSettings.from_kwargs(settings)
+        self.settings = settings if settings is not None else ClientSettings()
         self.base_url = _check_base_url(base_url)
-        if api_key is not None and (not api_key or api_key != api_key.strip()):
-            raise ConfigError("the API key must be non-empty, without surrounding spaces")
-        if api_key is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in api_key):
-            # httpx would send it and h11 refuse it, quoting the key in its error message
-            raise ConfigError("the API key must not contain control characters (a newline?)")
-        self._api_key = api_key
+        self._api_key = _check_api_key(api_key)
         self._transport = transport
         self._sleep: Sleep = sleep or asyncio.sleep
         self._clock: Clock = clock or time.monotonic
@@ -173,7 +170,7 @@ class CustomerAPIClient:
             sleep=self._sleep,
             wall_clock=self._wall_clock,
             rng=self._random,
-            secrets=(self._api_key,) if self._api_key else (),
+            secrets=(self._api_key.get_secret_value(),) if self._api_key else (),
         )
 
     # -- the public forms -------------------------------------------------------------
@@ -242,6 +239,19 @@ class CustomerAPIClient:
             total_pages=received.total_pages,
             from_cache=fetched.from_cache,
         )
+
+
+def _check_api_key(api_key: SecretStr | str | None) -> SecretStr | None:
+    if api_key is None:
+        return None
+    secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+    value = secret.get_secret_value()
+    if not value or value != value.strip():
+        raise ConfigError("the API key must be non-empty, without surrounding spaces")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        # httpx would send it and h11 refuse it, quoting the key in its error message
+        raise ConfigError("the API key must not contain control characters (a newline?)")
+    return secret
 
 
 def _check_base_url(base_url: str) -> str:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import httpx
+from pydantic import SecretStr
 
 from .settings import ClientSettings
 
@@ -33,7 +34,7 @@ class ApiKeyHook:
 
     __slots__ = ("_key", "_origin")
 
-    def __init__(self, api_key: str | None, base_url: httpx.URL) -> None:
+    def __init__(self, api_key: SecretStr | None, base_url: httpx.URL) -> None:
         self._key = api_key
         self._origin = origin_of(base_url)
 
@@ -42,7 +43,8 @@ class ApiKeyHook:
 
     async def __call__(self, request: httpx.Request) -> None:
         if self._key is not None and origin_of(request.url) == self._origin:
-            request.headers[API_KEY_HEADER] = self._key
+            # The one place the key leaves its SecretStr.
+            request.headers[API_KEY_HEADER] = self._key.get_secret_value()
         else:
             request.headers.pop(API_KEY_HEADER, None)
 
@@ -50,7 +52,7 @@ class ApiKeyHook:
 def build_http_client(
     *,
     base_url: str,
-    api_key: str | None,
+    api_key: SecretStr | None,
     settings: ClientSettings,
     transport: httpx.AsyncBaseTransport | None,
 ) -> httpx.AsyncClient:
@@ -66,7 +68,7 @@ def build_http_client(
             max_connections=settings.concurrency,
             max_keepalive_connections=settings.concurrency,
         ),
-        verify=settings.verify,
+        verify=settings.verify_tls,
         transport=transport,
         follow_redirects=settings.max_redirects > 0,
         max_redirects=settings.max_redirects,

@@ -110,6 +110,16 @@ def test_every_setting_has_a_flag_and_env_var() -> None:
         assert env_var(name) in text
 
 
+def test_readme_configuration_table_is_generated_from_the_settings() -> None:
+    """README's configuration table is exactly ``markdown_table()`` (regenerate it, never edit)."""
+    from pathlib import Path as _Path
+
+    from customer_sync.config import markdown_table
+
+    readme = (_Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme
+
+
 def test_readme_documents_every_setting_with_its_default() -> None:
     """README's configuration table names every setting's flag, variable and default."""
     from pathlib import Path as _Path

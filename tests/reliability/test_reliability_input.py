@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from customer_sync.checkpoint import Checkpoint
 from customer_sync.errors import SourceError
 from customer_sync.sink.json_file import JsonFileSink, lineage_path, rejected_path
-from customer_sync.source import CustomerAPIClient
 from customer_sync.source.page_store import StoreIdentity
 from customer_sync.transform import CustomerDataProcessor
 
@@ -44,7 +43,7 @@ from ..chaos_support import (
     people,
     read_jsonl,
 )
-from ..support import read_strict
+from ..support import make_client, read_strict
 
 # -- hypothesis: arbitrary JSON bodies ----------------------------------------------------
 scalars = (
@@ -113,7 +112,7 @@ def test_any_body_is_handled_or_refused_and_every_record_is_accounted_for(
         root = Path(tmp)
         store = Checkpoint(root / "state", max_age_seconds=60, clock=lambda: 0.0,
                            wall=lambda: NOW)
-        client = CustomerAPIClient(
+        client = make_client(
             "http://api.test/api",
             transport=httpx.MockTransport(serve(pages)),
             sleep=no_wait,
@@ -177,7 +176,7 @@ def test_pathological_json_never_crashes_the_client_checkpoint_or_sink(
     """Deep nesting, huge numbers and lone surrogates: handled, or one documented error."""
     store = Checkpoint(tmp_path / "state", max_age_seconds=60, clock=lambda: 0.0,
                        wall=lambda: datetime.now(UTC))
-    client = CustomerAPIClient(
+    client = make_client(
         "http://api.test/api", transport=httpx.MockTransport(serve([body])), sleep=no_wait,
         max_retries=0, page_store=store, max_drift_passes=1,
     )
@@ -335,7 +334,7 @@ def test_a_nan_total_pages_is_treated_as_missing() -> None:
         page_body(n, ROWS, 6).replace(b'"total_pages": 3', b'"total_pages": NaN')
         for n in range(1, 5)
     ]
-    client = CustomerAPIClient("http://api.test/api", transport=httpx.MockTransport(serve(pages)))
+    client = make_client("http://api.test/api", transport=httpx.MockTransport(serve(pages)))
     assert len(client.fetch_all_customers()) == 18
     assert client.stats.pages == 4  # the fourth, empty, page ends the walk
     assert math.isnan(json.loads(pages[0])["total_pages"])

@@ -21,7 +21,6 @@ from customer_sync.models import Event
 from customer_sync.pipeline import Interrupted
 from customer_sync.simulated_api import SimulatedServer, SimulatorConfig, create_app
 from customer_sync.sink.json_file import lineage_path, rejected_path
-from customer_sync.source import CustomerAPIClient
 
 from ..chaos_support import (
     AS_OF_TEXT,
@@ -38,7 +37,7 @@ from ..chaos_support import (
     read_jsonl,
     settings_for,
 )
-from ..support import read_strict, validate_output
+from ..support import make_client, read_strict, validate_output
 
 KEY = "sk-live-RELIABILITY-5f3a9c"
 URL_SECRET = "qp-SECRET-e81b"
@@ -113,7 +112,7 @@ def test_the_key_is_in_no_repr_event_or_error_of_an_in_process_run(tmp_path: Pat
     api = in_process_api(customers=60, api_key=KEY)
     settings = settings_for(tmp_path, api_key=KEY)
     assert KEY not in repr(settings) + str(settings)
-    client = CustomerAPIClient(settings.api_url or "", KEY)
+    client = make_client(settings.api_url or "", KEY)
     assert KEY not in repr(client)
     seen: list[Event] = []
 
@@ -156,7 +155,7 @@ def test_a_redirect_to_another_origin_does_not_carry_the_key(other: str) -> None
     with LoopbackApp(target, host=other) as b:
         origin = redirecting(b.url)
         with LoopbackApp(origin) as a:
-            client = CustomerAPIClient(a.url + "/api", KEY, per_page=6)
+            client = make_client(a.url + "/api", KEY, per_page=6)
             records = client.fetch_all_customers()
     assert records == rows
     assert origin.requests
@@ -179,7 +178,7 @@ def test_a_redirect_within_the_origin_keeps_the_key() -> None:
         return 200, {}, page_body(1, rows, 6)
 
     with LoopbackApp(Recorder(respond)) as server:
-        records = CustomerAPIClient(server.url + "/api", KEY).fetch_all_customers()
+        records = make_client(server.url + "/api", KEY).fetch_all_customers()
     assert records == rows
     assert [r["path"] for r in seen] == ["/api/users", "/v2/api/users"]
     assert all(r["headers"]["x-api-key"] == KEY for r in seen)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import re
 from email.utils import formatdate
@@ -427,10 +426,10 @@ def test_docs_document_every_setting_with_its_default() -> None:
     """docs/client.md has a row for every ClientSettings field, with its default."""
     text = (ROOT / "docs" / "client.md").read_text()
     rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", text, flags=re.MULTILINE))
-    for field in dataclasses.fields(ClientSettings):
-        assert field.name in rows, field.name
+    for name, field in ClientSettings.model_fields.items():
+        assert name in rows, name
         default = field.default
         shown = "None" if default is None else repr(default).strip("'")
-        if field.name == "user_agent":
+        if name == "user_agent":
             shown = "customer-sync-pipeline/<version>"
-        assert rows[field.name] == shown, field.name
+        assert rows[name] == shown, name
