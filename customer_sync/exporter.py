@@ -72,15 +72,10 @@ class DataExporter:
     ) -> SinkReport:
         """Write ``customers`` (sorted by full_name, then customer_id) with metadata.
 
-        Atomic: on failure the previous output is left as it was.
+        A :class:`ProcessResult` comes sorted from the processor and is written as it is;
+        a frame or rows are sorted first. Atomic: on failure the previous output is intact.
         """
         result = _as_result(customers)
-        result = ProcessResult(
-            frame=result.frame.sort(list(SORT_KEYS)),
-            rejected=result.rejected,
-            merges=result.merges,
-            counts=result.counts,
-        )
         target = sink if sink is not None else JsonFileSink(Path(output_file))
         target.check_writable()
         return target.write(result, self.build_metadata(result.frame, metadata))
@@ -97,6 +92,6 @@ def _as_result(
 ) -> ProcessResult:
     if isinstance(customers, ProcessResult):
         return customers
-    frame = to_frame(customers)
+    frame = to_frame(customers).sort(list(SORT_KEYS))
     n = frame.height
     return ProcessResult(frame, [], [], ProcessCounts(n, n, 0, 0))

@@ -135,11 +135,12 @@ def run_pipeline(
         hook(Event("processed", clock(), _counts(result)))
 
         mark = clock()
-        metadata = _metadata(settings, result, stats, base_url, simulated, as_of, durations)
-        exporter = DataExporter(settings.rules, now=now)
-        sink_report = exporter.export_customers(
-            result, settings.output, metadata=metadata, sink=sink
+        # Built once: the file and the run's report carry the very same object.
+        metadata = DataExporter(settings.rules, now=now).build_metadata(
+            result.frame,
+            _metadata(settings, result, stats, base_url, simulated, as_of, durations),
         )
+        sink_report = sink.write(result, metadata)
         durations["export"] = clock() - mark
     except KeyboardInterrupt:
         kept = checkpoint.pages_on_disk()
@@ -152,8 +153,7 @@ def run_pipeline(
     checkpoint.clear()
     durations["total"] = clock() - started
     hook(Event("exported", clock(), {"output": sink_report.target, **_counts(result)}))
-    full_metadata = exporter.build_metadata(result.frame, metadata)
-    return RunReport(result, stats, sink_report, full_metadata, durations)
+    return RunReport(result, stats, sink_report, metadata, durations)
 
 
 def _simulator_label(settings: Settings) -> str | None:

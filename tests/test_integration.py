@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -179,3 +180,25 @@ def test_user_errors_give_one_line_and_a_distinct_exit_code(
     assert needle in last
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o.json").exists()
+
+
+def test_run_report_metadata_is_the_files_metadata(tmp_path: Path) -> None:
+    """The metadata the run reports is the file's, read once: even a ticking clock agrees."""
+    from customer_sync.pipeline import run_pipeline
+
+    from .chaos_support import NOW, FakeTime, in_process_api, settings_for
+
+    api = in_process_api(customers=30, fault_rate=0.0)
+    ticks = iter(range(1000))
+    fake = FakeTime()
+    settings = settings_for(tmp_path, per_page=10)
+    report = run_pipeline(
+        settings,
+        now=lambda: NOW.replace(second=next(ticks) % 60),
+        clock=fake.monotonic,
+        transport=api.transport(),
+        sleep=fake.sleep,
+        wall_clock=fake.wall,
+    )
+    written = json.loads(settings.output.read_text())["metadata"]
+    assert written == report.metadata
