@@ -3,53 +3,75 @@
 Layout of the state directory (mode 0700; files 0600, since pages hold raw records)::
 
     .pipeline_state/
-      manifest.json      {"version", "source", "per_page", "total", "created_at"}
+      manifest.json      {"version", "source", "per_page", "total", "created_at",
+                          "salt", "credentials"}
       pages/000001.json  the raw body of page 1, as the API sent it (parsed and re-encoded)
       ...
 
 The identity of a checkpoint is the source (the URL with secrets masked, or a stable label
 for the built-in simulator, whose port changes every run), ``per_page`` and the ``total``
-the API reported. A run against the same identity, within the max age, reuses the saved
+the API reported, plus ``credentials``: an HMAC-SHA256, keyed with a random salt of this
+checkpoint, of the API key and the secret values of the URL (``?key=``, a password), so
+that another tenant's pages are never mixed in while no key is ever written to disk. A run
+against the same identity, within the max age, reuses the saved
 pages and fetches only the missing ones. Anything else is discarded with a warning event.
 ``fresh=True`` ignores it. On success the pipeline removes it.
 
-Pages are encoded with the standard library's ``json``, not orjson: a raw body may hold
+Pages are encoded by :func:`customer_sync.jsoncodec.dumps_exact`: a raw body may hold
 integers beyond 64 bits, lone surrogates, ``NaN`` or deep nesting, and a resumed run must
-see exactly what the API sent (orjson refuses the first three and turns ``NaN`` into
-``null``).
+see exactly what the API sent.
 
-Each page is written to a temp file and renamed, so a killed run never leaves a torn page;
+Each page is written to a temp file created ``O_EXCL | O_NOFOLLOW`` (a planted symlink is
+never followed) with mode 0600, and renamed, so a killed run never leaves a torn page;
 a page that fails to parse (say after a power cut) is treated as missing and fetched again.
 Pages are not fsynced one by one: a process crash keeps them (the OS has them), and only an
 OS crash can lose the newest ones, which are then simply fetched again.
 
 The checkpoint never fails a sync: :meth:`Checkpoint.check_writable` refuses an unusable
 state directory before any fetching, and a write that fails later (disk full) is reported
-with a ``checkpoint_write_failed`` warning event and turns the checkpoint off for the run.
+with one ``checkpoint_write_failed`` warning event naming the reason; what was partly
+written is removed (the event says where it is if that fails too), and the run goes on
+without the checkpoint. A manifest whose ``created_at`` lies in the future is invalid.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
+import hmac
 import os
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from . import atomic, jsoncodec
 from .errors import SinkError
 from .events import Hook, null_hook
 from .models import Event
 from .redaction import mask_url
-from .source.envelope import loads_json
 from .source.page_store import StoreIdentity
 
-__all__ = ["Checkpoint"]
+__all__ = ["Checkpoint", "credentials_digest"]
 
-_VERSION = 1
+_VERSION = 2
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+
+#: Writes one checkpoint file atomically and privately (a test seam for a full disk).
+FileWriter = Callable[[Path, bytes], None]
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    atomic.write_bytes(path, data, mode=_FILE_MODE, durable=False)
+
+
+def credentials_digest(salt: str, credentials: Sequence[str]) -> str:
+    """HMAC-SHA256 of the credentials keyed with ``salt``: equal credentials give equal
+    digests, and the digest tells nothing of the key without the salt and a guess."""
+    message = b"\x00".join(c.encode("utf-8", "surrogatepass") for c in credentials)
+    return hmac.new(bytes.fromhex(salt), message, hashlib.sha256).hexdigest()
 
 
 class Checkpoint:
@@ -65,6 +87,8 @@ class Checkpoint:
         clock: Callable[[], float],
         wall: Callable[[], datetime],
         source_label: str | None = None,
+        credentials: Sequence[str] = (),
+        write_file: FileWriter = _write_private,
     ) -> None:
         self.directory = directory
         self.max_age_seconds = max_age_seconds
@@ -73,6 +97,8 @@ class Checkpoint:
         self._hook = hook
         self._clock = clock
         self._wall = wall
+        self._credentials = tuple(credentials)
+        self._write_file = write_file
         self._active = False
         self.saved_pages = 0
         self.loaded_pages = 0
@@ -134,11 +160,18 @@ class Checkpoint:
                 reason = "it was written by another version of the pipeline"
             elif {k: existing.get(k) for k in identity} != identity:
                 reason = "it belongs to a different source, per_page or total"
+            elif not self._same_credentials(existing):
+                reason = "it was written with other credentials (API key or URL secrets)"
+            elif self._age(existing) < 0:
+                reason = "its created_at lies in the future"
             elif self._age(existing) > self.max_age_seconds:
                 reason = f"it is older than {self.max_age_seconds / 3600:g} h"
         if existing is not None and reason is None:
             self._sweep_temps()
-            self.resumable_pages = self.pages_on_disk()
+            self._tighten_modes()
+            # Page 1 is always fetched again (it tells the current total): the pages this
+            # run takes from disk, the number the summary reports, are the others.
+            self.resumable_pages = self.pages_on_disk() - self._page_path(1).exists()
             self._active = True
             if self.resumable_pages:
                 self._emit("resumed", directory=str(self.directory), pages=self.resumable_pages)
@@ -154,7 +187,7 @@ class Checkpoint:
         if not self._active:
             return None
         try:
-            body = loads_json(self._page_path(page).read_bytes())
+            body = jsoncodec.loads(self._page_path(page).read_bytes())
         except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(body, dict):
@@ -165,14 +198,9 @@ class Checkpoint:
     def save(self, page: int, body: dict[str, Any]) -> None:
         if not self._active:
             return
-        path = self._page_path(page)
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            _write_private(tmp, _encode(body))
-            os.replace(tmp, path)
+            self._write_file(self._page_path(page), jsoncodec.dumps_exact(body))
         except (OSError, ValueError, RecursionError) as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             self._disable(exc)
             return
         self.saved_pages += 1
@@ -189,17 +217,44 @@ class Checkpoint:
 
     # --- internals -------------------------------------------------------------------
     def _disable(self, exc: BaseException) -> None:
-        """A checkpoint that cannot be written is turned off; the sync goes on without it."""
+        """A checkpoint that cannot be written is turned off, and what it had written is
+        removed (a full disk gets its space back); the sync goes on without it. One
+        warning: after this no write is attempted."""
         self._active = False
         error = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        self._emit("checkpoint_write_failed", directory=str(self.directory), error=error)
+        try:
+            self._remove()
+            left = None
+        except OSError:
+            left = str(self.directory)
+        fields: dict[str, Any] = {"directory": str(self.directory), "error": error}
+        fields["removed"] = left is None
+        if left is not None:
+            fields["left_in"] = left
+        self._emit("checkpoint_write_failed", **fields)
+
+    def _same_credentials(self, manifest: dict[str, Any]) -> bool:
+        salt, digest = manifest.get("salt"), manifest.get("credentials")
+        if not isinstance(salt, str) or not isinstance(digest, str):
+            return False
+        try:
+            expected = credentials_digest(salt, self._credentials)
+        except ValueError:  # a salt that is not hex
+            return False
+        return hmac.compare_digest(expected, digest)
+
+    def _tighten_modes(self) -> None:
+        """A resumed checkpoint keeps the private modes, whatever happened meanwhile."""
+        with contextlib.suppress(OSError):
+            os.chmod(self.directory, _DIR_MODE)
+            os.chmod(self._pages, _DIR_MODE)
 
     def _page_path(self, page: int) -> Path:
         return self._pages / f"{page:06d}.json"
 
     def _read_manifest(self) -> dict[str, Any] | None:
         try:
-            manifest = json.loads(self._manifest.read_bytes())
+            manifest = jsoncodec.loads(self._manifest.read_bytes())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
@@ -217,14 +272,18 @@ class Checkpoint:
 
     def _reset(self, identity: dict[str, Any]) -> None:
         self._remove()
-        self._pages.mkdir(exist_ok=True, parents=True, mode=0o700)
-        with contextlib.suppress(OSError):
-            os.chmod(self.directory, 0o700)
+        self._pages.mkdir(exist_ok=True, parents=True, mode=_DIR_MODE)
+        self._tighten_modes()
         created = self._wall().astimezone(UTC).isoformat()
-        manifest = {"version": _VERSION, **identity, "created_at": created}
-        tmp = self._manifest.with_name("manifest.json.tmp")
-        _write_private(tmp, _encode(manifest))
-        os.replace(tmp, self._manifest)
+        salt = secrets.token_hex(16)
+        manifest = {
+            "version": _VERSION,
+            **identity,
+            "created_at": created,
+            "salt": salt,
+            "credentials": credentials_digest(salt, self._credentials),
+        }
+        self._write_file(self._manifest, jsoncodec.dumps_exact(manifest))
         self._active = True
 
     def _sweep_temps(self) -> None:
@@ -241,28 +300,10 @@ class Checkpoint:
                     path.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 self._pages.rmdir()
-        for name in ("manifest.json", "manifest.json.tmp"):
-            (self.directory / name).unlink(missing_ok=True)
+        self._manifest.unlink(missing_ok=True)
+        if self.directory.is_dir():
+            for path in self.directory.glob(".manifest.json.*.tmp"):
+                path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.directory.rmdir()
 
-
-def _encode(value: Any) -> bytes:
-    """JSON that decodes back to ``value`` exactly (big ints, NaN, lone surrogates kept).
-
-    A strict body (a plain dict from orjson) takes orjson. A :class:`LenientBody` (one
-    only the standard parser accepted, so it may hold NaN, which orjson would write as
-    ``null``) and anything orjson refuses take the exact standard encoder.
-    """
-    if type(value) is dict:
-        try:
-            return orjson.dumps(value)
-        except orjson.JSONEncodeError:
-            pass
-    return json.dumps(value, separators=(",", ":")).encode("ascii")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)

@@ -4,29 +4,37 @@ Only this module talks to the user. It catches the package's base error, prints 
 naming the cause and the fix, and exits with the error's code (no traceback unless
 ``--log-level debug``).
 
-Exit codes: 0 success; 1 the sync failed; 2 bad configuration or usage; 130 interrupted.
+Exit codes: 0 success; 1 the sync failed; 2 bad configuration or usage; 130 interrupted
+(SIGINT, Ctrl-C); 143 terminated (SIGTERM, as schedulers stop jobs). Both signals stop the
+run the same way: fetching stops, the checkpoint is kept, one ``interrupted:`` line is
+printed; a second signal ends the process at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import logging
+import os
 import re
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, get_args
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic.fields import FieldInfo
 
 from . import __version__
-from .config import Settings, env_var, flag, load_settings, utcnow
+from .config import Settings, env_var, flag, load_settings, unknown_variables, utcnow
 from .errors import ConfigError, PipelineError
 from .events import Hook, fan_out
 from .logs import configure_logging, log_hook
 from .models import Event
-from .redaction import MASK, mask_url, scrub
+from .redaction import MASK, scrub
 
 if TYPE_CHECKING:
     from .pipeline import RunReport
@@ -36,12 +44,14 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
+    "TermHandler",
     "build_parser",
     "main",
     "run",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 TLS_WARNING = (
@@ -92,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and export sample_output.json. With no --api-url, a built-in simulated flaky API "
         "is started on loopback.",
         epilog="Precedence: flag > environment variable > .env file > default. "
-        "Exit codes: 0 ok, 1 sync failed, 2 bad configuration, 130 interrupted.",
+        "Exit codes: 0 ok, 1 sync failed, 2 bad configuration, 130 interrupted (SIGINT), "
+        "143 terminated (SIGTERM). --output - streams the JSON to stdout: not atomic (a "
+        "failure leaves a partial document) and without side files.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     groups: dict[str, argparse._ArgumentGroup] = {}
@@ -165,10 +177,12 @@ def _main(
     freeze_imports: bool,
 ) -> int:
     args = vars(build_parser().parse_args(argv))
+    for warning in unknown_variables(environ):
+        print(warning, file=err)
     try:
         settings = load_settings(args, environ=environ)
     except ConfigError as exc:
-        print(f"error: {exc}", file=err)
+        _fatal(exc, json_format=_wants_json(args, environ), stream=err)
         return exc.exit_code
 
     # Imported only now, so that --help and configuration errors answer without loading
@@ -182,7 +196,7 @@ def _main(
         # runs several of those (about 0.15 s of a run's wall time).
         gc.freeze()
 
-    secrets = secrets_of(settings)
+    secrets = settings.secret_values()
     logger = configure_logging(
         settings.log_level, settings.log_format, secrets=secrets, stream=err
     )
@@ -191,33 +205,108 @@ def _main(
         print(TLS_WARNING, file=err)  # every run, whatever the log level
     bar = progress_hook(enabled=settings.progress and err.isatty(), stream=err)
     hooks.append(bar.hook)
+    term = TermHandler(err)
     try:
-        with bar:
-            report = run_pipeline(settings, hook=fan_out(hooks), now=utcnow)
+        with bar, term.installed():
+            report = run_pipeline(
+                settings, hook=fan_out(hooks), now=utcnow, stdout=_binary(out)
+            )
     except Interrupted as exc:
         print(scrub(f"interrupted: {exc}", secrets), file=err)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if term.received else EXIT_INTERRUPTED
     except PipelineError as exc:
         if settings.log_level == "debug":
             print(scrub_all(traceback.format_exc(), secrets), end="", file=err)
-        print(scrub_all(f"error: {exc}", secrets), file=err)
+        _fatal(exc, json_format=settings.log_format == "json", stream=err, secrets=secrets)
         return exc.exit_code
-    print(format_summary(report), file=out)
+    # With --output - the document went to stdout: the summary goes to stderr.
+    print(format_summary(report), file=err if report.sink.target == "-" else out)
     return EXIT_OK
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value a run knows: the API key, and credentials inside the API URL."""
-    found = [settings.api_key.get_secret_value()] if settings.api_key else []
-    if settings.api_url:
-        parts = urlsplit(settings.api_url)
-        # https://TOKEN@host carries the secret as the user name; user:password the password
-        found.append(parts.password or parts.username or "")
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            probe = f"http://host/?{urlencode([(name, 'x')])}"
-            if value and mask_url(probe) != probe:
-                found.append(value)
-    return [s for s in found if s]
+    """Every secret value a run knows (see :meth:`Settings.secret_values`)."""
+    return settings.secret_values()
+
+
+def _binary(stream: TextIO) -> Any:
+    """The byte stream under ``stream`` (stdout), for ``--output -``."""
+    return getattr(stream, "buffer", None) or _TextBytes(stream)
+
+
+class _TextBytes:
+    """Bytes written to a text stream that has no ``buffer`` (an ``io.StringIO`` in tests)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self._stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _wants_json(args: Mapping[str, Any], environ: Mapping[str, str] | None) -> bool:
+    """Whether the user asked for JSON logs, read before the settings could be built."""
+    env = os.environ if environ is None else environ
+    chosen = args.get("log_format") or env.get(env_var("log_format")) or ""
+    return str(chosen).lower() == "json"
+
+
+def _fatal(
+    exc: PipelineError, *, json_format: bool, stream: TextIO, secrets: Sequence[str] = ()
+) -> None:
+    """A fatal error: one ``error:`` line, or with ``--log-format json`` one
+    ``sync_failed`` event with ``error``, ``hint`` and ``exit_code``."""
+    if not json_format:
+        print(scrub_all(f"error: {exc}", secrets), file=stream)
+        return
+    from .logs import JsonFormatter
+
+    record = logging.LogRecord("pipeline", logging.ERROR, __file__, 0, "sync_failed", None, None)
+    record.fields = {
+        "error": scrub_all(exc.message, secrets),
+        "hint": scrub_all(exc.hint, secrets) if exc.hint else None,
+        "exit_code": exc.exit_code,
+    }
+    print(JsonFormatter().format(record), file=stream)
+
+
+class TermHandler:
+    """SIGTERM handled like SIGINT: the first one interrupts the run (through the SIGINT
+    handler in force, so asyncio cancels the fetch exactly as for Ctrl-C); a second one
+    ends the process at once with exit 143. Installed only in the main thread."""
+
+    def __init__(self, err: TextIO, *, exit: Callable[[int], object] = os._exit) -> None:
+        self._err = err
+        self._exit = exit
+        self.received = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received += 1
+        if self.received > 1:
+            with contextlib.suppress(Exception):
+                self._err.write("terminated: second signal, exiting at once\n")
+                self._err.flush()
+            self._exit(EXIT_TERMINATED)
+            return
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[TermHandler]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.signal(signal.SIGTERM, self)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def scrub_all(text: str, secrets: Sequence[str]) -> str:

@@ -8,11 +8,13 @@ mapping to :func:`load_settings`.
 from __future__ import annotations
 
 import contextvars
+import difflib
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -25,6 +27,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from . import __version__
 from .errors import ConfigError
+from .redaction import mask_url
 from .rules import BusinessRules
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "env_var",
     "flag",
     "load_settings",
+    "unknown_variables",
 ]
 
 DEFAULT_USER_AGENT = f"customer-sync-pipeline/{__version__}"
@@ -124,7 +128,9 @@ class Settings(ClientSettings, BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="forbid",
+        # Unknown PIPELINE_ variables, in the environment or in .env, are warned about
+        # (see unknown_variables), not fatal; unknown init keywords are refused below.
+        extra="ignore",
         hide_input_in_errors=True,
         frozen=True,
     )
@@ -137,7 +143,10 @@ class Settings(ClientSettings, BaseSettings):
     api_key: SecretStr | None = _f(None, API, "API key, sent as the x-api-key header.")
 
     # --- Output ------------------------------------------------------------------------
-    output: Path = _f(Path("sample_output.json"), OUTPUT, "Output JSON file.")
+    output: Path = _f(
+        Path("sample_output.json"), OUTPUT, "Output JSON file, written atomically with its "
+        "side files. '-' streams the JSON to stdout instead: not atomic, no side files."
+    )
     state_dir: Path | None = _f(
         None, OUTPUT, "Checkpoint directory. Unset: .pipeline_state/ next to the output."
     )
@@ -180,6 +189,14 @@ class Settings(ClientSettings, BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
+        if _BAD_HOST.search(parts.hostname):
+            raise ValueError("the host holds a space or a character no host name has")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
         return value.rstrip("/")
 
     @field_validator("as_of")
@@ -211,6 +228,20 @@ class Settings(ClientSettings, BaseSettings):
         return init_settings, env_settings, dotenv_settings
 
     # --- derived -----------------------------------------------------------------------
+    def secret_values(self) -> list[str]:
+        """Every secret a run knows: the API key, and credentials inside the API URL (the
+        user name or password, and secret query values such as ``?key=``)."""
+        found = [self.api_key.get_secret_value()] if self.api_key else []
+        if self.api_url:
+            parts = urlsplit(self.api_url)
+            # https://TOKEN@host carries the secret as the user name; user:password the password
+            found.append(parts.password or parts.username or "")
+            for name, value in parse_qsl(parts.query, keep_blank_values=True):
+                probe = f"http://host/?{urlencode([(name, 'x')])}"
+                if value and mask_url(probe) != probe:
+                    found.append(value)
+        return [s for s in found if s]
+
     @property
     def client(self) -> ClientSettings:
         """The client's part of the settings, as the client takes it."""
@@ -230,6 +261,11 @@ class Settings(ClientSettings, BaseSettings):
             premium_ltv=self.premium_ltv,
             match_email=self.match_email,
         )
+
+    @property
+    def writes_to_stdout(self) -> bool:
+        """``--output -``: the document goes to stdout, with no side files."""
+        return str(self.output) == "-"
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -252,6 +288,9 @@ class _MappingEnvSource(EnvSettingsSource):
         return parse_env_vars(
             self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )
+
+
+_BAD_HOST = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`%]")
 
 
 def flag(name: str) -> str:
@@ -296,6 +335,9 @@ def load_settings(
     ``environ=None`` reads the process environment; pass a mapping in tests.
     Raises :class:`ConfigError` naming the setting, its flag and its variable, never its value.
     """
+    unknown = sorted(set(overrides or {}) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}")
     token = _ENVIRON.set(environ)
     try:
         return Settings(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
@@ -335,6 +377,34 @@ def _config_error(exc: ValidationError) -> ConfigError:
         where = f"{flag(name)} / {env_var(name)}"
         return ConfigError(f"invalid setting {name} ({where}): {message}")
     return ConfigError(f"unknown setting {name!r}: {message}")
+
+
+def unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> list[str]:
+    """One warning per ``PIPELINE_`` variable (in ``environ`` or the ``.env`` file) that
+    names no setting, with the closest real one: a typo never passes silently, and the
+    environment and ``.env`` are treated alike. Values are never shown."""
+    import os
+
+    from dotenv import dotenv_values
+
+    known = [env_var(name) for name in Settings.model_fields]
+    sources: list[tuple[str, Mapping[str, str | None]]] = [
+        ("environment variable", os.environ if environ is None else environ)
+    ]
+    if env_file is not None and Path(env_file).is_file():
+        sources.append((f"{env_file} entry", dotenv_values(env_file)))
+    warnings = []
+    for where, variables in sources:
+        for name in sorted(variables):
+            upper = name.upper()
+            if not upper.startswith(ENV_PREFIX) or upper in known:
+                continue
+            close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"warning: {where} {name} names no setting; ignored{hint}")
+    return warnings
 
 
 def utcnow() -> datetime:

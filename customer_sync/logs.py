@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import orjson
-
+from . import jsoncodec
 from .events import Hook
 from .models import Event
 from .redaction import SecretFilter
@@ -29,6 +28,8 @@ _LEVELS: Mapping[str, int] = {
     "rate_limited": logging.WARNING,
     "drift_detected": logging.WARNING,
     "checkpoint_discarded": logging.WARNING,
+    "checkpoint_write_failed": logging.WARNING,
+    "checkpoint_clear_failed": logging.WARNING,
     "tls_verification_disabled": logging.WARNING,
     "sync_started": logging.INFO,
     "sync_finished": logging.INFO,
@@ -75,7 +76,7 @@ class JsonFormatter(logging.Formatter):
         payload.update(_fields(record))
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(payload, default=str).decode()
+        return jsoncodec.dumps_line(payload, default=str, note_key="exc").decode().rstrip("\n")
 
 
 def configure_logging(

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -25,10 +25,11 @@ from .config import Settings
 from .errors import AccountingError, PipelineError
 from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
+from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
 from .redaction import mask_url
-from .sink.base import SinkReport
-from .sink.json_file import JsonFileSink
+from .sink.base import Sink, SinkReport
+from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
 from .sink.summary import summary_report
 from .source import CustomerAPIClient
 from .transform import CustomerDataProcessor
@@ -37,7 +38,7 @@ __all__ = ["AccountingError", "Interrupted", "RunReport", "run_pipeline"]
 
 
 class Interrupted(PipelineError):
-    """The run was stopped (Ctrl-C). The checkpoint is kept for the next run."""
+    """The run was stopped (Ctrl-C or SIGTERM). The checkpoint is kept for the next run."""
 
     exit_code = 130
 
@@ -82,6 +83,8 @@ def run_pipeline(
     sleep: Callable[[float], Awaitable[None]] | None = None,
     wall_clock: Callable[[], float] | None = None,
     random: random_module.Random | None = None,
+    stdout: BinaryIO | None = None,
+    sink: Sink | None = None,
 ) -> RunReport:
     """Run one sync. Raises :class:`PipelineError` subclasses for expected failures.
 
@@ -90,11 +93,21 @@ def run_pipeline(
     durations and the client. Ctrl-C anywhere between the first request and the end of the
     export raises :class:`Interrupted`: the checkpoint is kept and the previous output is
     intact.
+
+    ``--output -`` writes the document to ``stdout`` (a binary stream) with no side files;
+    ``sink`` replaces the default sink altogether (tests inject faults through it).
     """
     started = clock()
     durations: dict[str, float] = {}
     as_of = settings.resolved_as_of(now())
-    sink = JsonFileSink(settings.output)
+    run_id = new_run_id()
+    refs = RecordRefs(match_email=settings.match_email)
+    if sink is None:
+        sink = (
+            JsonStreamSink(stdout if stdout is not None else _stdout())
+            if settings.writes_to_stdout
+            else JsonFileSink(settings.output, lineage=refs.explain)
+        )
     checkpoint = Checkpoint(
         settings.checkpoint_dir,
         max_age_seconds=settings.checkpoint_max_age_hours * 3600,
@@ -103,6 +116,7 @@ def run_pipeline(
         clock=clock,
         wall=now,
         source_label=_simulator_label(settings),
+        credentials=settings.secret_values(),
     )
     sink.check_writable()  # fail before any fetching
     checkpoint.check_writable()
@@ -124,7 +138,7 @@ def run_pipeline(
                 hook=hook,
                 page_store=checkpoint,
             )
-            stats = asyncio.run(_fetch_and_transform(client, processor))
+            stats = asyncio.run(_fetch_and_transform(client, processor, refs))
         durations["fetch_and_transform"] = clock() - started
 
         mark = clock()
@@ -138,9 +152,13 @@ def run_pipeline(
         # Built once: the file and the run's report carry the very same object.
         metadata = DataExporter(settings.rules, now=now).build_metadata(
             result.frame,
-            _metadata(settings, result, stats, base_url, simulated, as_of, durations),
+            {
+                "run_id": run_id,
+                **_metadata(settings, result, stats, base_url, simulated, as_of, durations),
+            },
         )
         sink_report = sink.write(result, metadata)
+        metadata = dict(sink_report.metadata) or metadata  # as written (the set's files)
         durations["export"] = clock() - mark
     except KeyboardInterrupt:
         kept = checkpoint.pages_on_disk()
@@ -163,11 +181,18 @@ def _simulator_label(settings: Settings) -> str | None:
     return f"built-in simulator (customers={settings.sim_customers}, seed={settings.sim_seed})"
 
 
+def _stdout() -> BinaryIO:
+    import sys
+
+    return sys.stdout.buffer
+
+
 async def _fetch_and_transform(
-    client: CustomerAPIClient, processor: CustomerDataProcessor
+    client: CustomerAPIClient, processor: CustomerDataProcessor, refs: RecordRefs
 ) -> RunStats:
     async with client:
         async for page in client.iter_pages():
+            refs.add_page(page.number, page.records)
             processor.add_batch(page.records)
         return client.stats
 

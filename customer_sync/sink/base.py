@@ -18,10 +18,12 @@ class SinkReport:
     target: str
     side_files: Mapping[str, str] = field(default_factory=dict)
     bytes_written: int = 0
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # as written (run id stamped)
 
 
 class Sink(Protocol):
-    """Writes one run's result. Must be all-or-nothing: a failure leaves the old data."""
+    """Writes one run's result. Must be all-or-nothing: a failure leaves the old data
+    (the stdout sink of ``--output -`` is the one documented exception)."""
 
     def check_writable(self) -> None:
         """Raise :class:`~customer_sync.errors.SinkError` now, before fetching, if writing fails."""

@@ -1,9 +1,10 @@
-"""The JSON file sink: ``sample_output.json`` plus its side files.
+"""The JSON file sink: ``sample_output.json`` plus its side files, as one output set.
 
 Layout of the main file (the user's format; keys kept exactly)::
 
     {
       "metadata": {"total_customers": ..., "export_timestamp": ..., "data_quality_summary": ...,
+                   "run_id": ..., "output_files": {"rejected": {"file", "rows"}, ...},
                    ...more run metadata...},
       "customers": [
         {"customer_id": 1, ...},
@@ -13,54 +14,98 @@ Layout of the main file (the user's format; keys kept exactly)::
 
 Side files, named from the output's stem (``sample_output.json`` gives
 ``sample_output.rejected.jsonl`` and ``sample_output.lineage.jsonl``), created with mode
-0600 because they hold raw records (emails included).
+0600 because they hold raw records (emails included). Every row carries the run id.
 
-Everything is written to temp files first and replaced together, so a failure leaves every
-previous file intact. Customers are encoded in chunks, never as one big document in memory.
+The files are one output set (:mod:`.output_set`): all are written to temp names first,
+then replaced together, the main file last. Extra file outputs (the HTML report) join the
+set through ``extra_parts``. Customers are encoded in chunks, never as one big document
+in memory.
+
+``--output -`` is :class:`JsonStreamSink`: the document streamed to stdout, not atomic,
+with no side files.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import math
 import os
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import polars as pl
 
+from .. import jsoncodec
+from ..atomic import sweep_stale_temps
 from ..errors import SinkError
-from ..models import ProcessResult
-from .atomic import atomic_writer, sweep_stale_temps
+from ..models import Merge, ProcessResult
 from .base import SinkReport
+from .output_set import MAIN, Part, PartBuilder, Step, refuse_non_regular, side_path, write_set
 
-__all__ = ["JsonFileSink", "lineage_path", "rejected_path"]
+__all__ = ["JsonFileSink", "JsonStreamSink", "lineage_path", "new_run_id", "rejected_path"]
 
 _CHUNK_ROWS = 50_000
 _SIDE_MODE = 0o600
 _ROW_SEP = b",\n    "
 
+#: Explains merges as lineage rows (see :mod:`customer_sync.lineage`); the default keeps
+#: what the transform says.
+LineageWriter = Callable[[Sequence[Merge]], Iterable[Mapping[str, Any]]]
+
 
 def rejected_path(output: Path) -> Path:
-    return output.with_name(f"{output.stem}.rejected.jsonl")
+    return side_path(output, "rejected.jsonl")
 
 
 def lineage_path(output: Path) -> Path:
-    return output.with_name(f"{output.stem}.lineage.jsonl")
+    return side_path(output, "lineage.jsonl")
+
+
+def new_run_id() -> str:
+    """A fresh run id: 16 random hex digits."""
+    return uuid.uuid4().hex[:16]
+
+
+def _plain_lineage(merges: Sequence[Merge]) -> Iterator[Mapping[str, Any]]:
+    for m in merges:
+        yield {
+            "survivor_id": m.survivor_id,
+            "merged_id": m.merged_id,
+            "reason": m.reason,
+            "position": m.position,
+        }
 
 
 class JsonFileSink:
-    """Writes customers and metadata to one JSON file, atomically."""
+    """Writes customers and metadata to one JSON file and its side files, as one set.
 
-    def __init__(self, path: Path, *, chunk_rows: int = _CHUNK_ROWS) -> None:
+    ``extra_parts`` build more files of the set (say ``<stem>.report.html``) from the
+    result and the metadata; ``lineage`` explains merges; ``step`` is a test seam called
+    between the steps of the set's write.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        chunk_rows: int = _CHUNK_ROWS,
+        extra_parts: Sequence[PartBuilder] = (),
+        lineage: LineageWriter = _plain_lineage,
+        step: Step | None = None,
+    ) -> None:
         self.path = path
         self.chunk_rows = chunk_rows
+        self.extra_parts = tuple(extra_parts)
+        self.lineage = lineage
+        self._step = step
 
     def __repr__(self) -> str:
         return f"JsonFileSink({str(self.path)!r})"
+
+    def _side_paths(self) -> list[Path]:
+        return [rejected_path(self.path), lineage_path(self.path)]
 
     def check_writable(self) -> None:
         directory = self.path.parent
@@ -78,58 +123,113 @@ class JsonFileSink:
             )
         if self.path.is_dir():
             raise SinkError(f"output {str(self.path)!r} is a directory", hint="name a file")
-        sweep_stale_temps(self.path)
-        sweep_stale_temps(rejected_path(self.path))
-        sweep_stale_temps(lineage_path(self.path))
+        refuse_non_regular([self.path, *self._side_paths()])
+        for path in (self.path, *self._side_paths()):
+            sweep_stale_temps(path)
 
     def write(self, result: ProcessResult, metadata: Mapping[str, Any]) -> SinkReport:
+        run_id = str(metadata.get("run_id") or new_run_id())
         rejected, lineage = rejected_path(self.path), lineage_path(self.path)
+        sides = [
+            Part(
+                "rejected",
+                rejected,
+                lambda: (
+                    jsoncodec.dumps_line(
+                        {
+                            "run_id": run_id,
+                            "position": r.position,
+                            "reason": r.reason,
+                            "record": r.record,
+                        }
+                    )
+                    for r in result.rejected
+                ),
+                _SIDE_MODE,
+                len(result.rejected),
+            ),
+            Part(
+                "lineage",
+                lineage,
+                lambda: (
+                    jsoncodec.dumps_line({"run_id": run_id, **row})
+                    for row in self.lineage(result.merges)
+                ),
+                _SIDE_MODE,
+                len(result.merges),
+            ),
+        ]
+        stamped = {**metadata, "run_id": run_id}
+        sides.extend(build(result, stamped, self.path) for build in self.extra_parts)
+        written = {
+            **stamped,
+            "output_files": {
+                part.role: {"file": part.path.name, "rows": part.rows} for part in sides
+            },
+        }
+        main = Part(MAIN, self.path, lambda: self._document(result, written))
         try:
-            with (
-                atomic_writer(self.path) as main,
-                atomic_writer(rejected, mode=_SIDE_MODE) as rej,
-                atomic_writer(lineage, mode=_SIDE_MODE) as lin,
-            ):
-                size = 0
-                for chunk in self._document(result, metadata):
-                    main.write(chunk)
-                    size += len(chunk)
-                for r in result.rejected:
-                    rej.write(
-                        _line({"position": r.position, "reason": r.reason, "record": r.record})
-                    )
-                for m in result.merges:
-                    lin.write(
-                        _line(
-                            {
-                                "survivor_id": m.survivor_id,
-                                "merged_id": m.merged_id,
-                                "reason": m.reason,
-                                "position": m.position,
-                            }
-                        )
-                    )
+            sizes = write_set([*sides, main], step=self._step or _no_step)
         except OSError as exc:
             raise SinkError(
                 f"cannot write output {str(self.path)!r}: {exc.strerror or exc}",
-                hint="the previous output is intact",
+                hint="the previous output files are intact",
             ) from exc
         return SinkReport(
             target=str(self.path),
-            side_files={"rejected": str(rejected), "lineage": str(lineage)},
-            bytes_written=size,
+            side_files={part.role: str(part.path) for part in sides},
+            bytes_written=sizes[MAIN],
+            metadata=written,
         )
 
     def _document(self, result: ProcessResult, metadata: Mapping[str, Any]) -> Iterator[bytes]:
-        meta = orjson.dumps(dict(metadata), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-        yield b'{\n  "metadata": ' + meta.replace(b"\n", b"\n  ") + b',\n  "customers": ['
-        first = True
-        for chunk in result.frame.iter_slices(self.chunk_rows):
-            if chunk.height == 0:
-                continue
-            yield (b"\n    " if first else _ROW_SEP) + _rows(chunk)
-            first = False
-        yield b"\n  ]\n}\n" if not first else b"]\n}\n"
+        return document_chunks(result, metadata, self.chunk_rows)
+
+
+class JsonStreamSink:
+    """``--output -``: the document streamed to a binary stream (stdout). Not atomic: a
+    failure half way leaves a partial document. No side files are written."""
+
+    def __init__(self, stream: BinaryIO, *, chunk_rows: int = _CHUNK_ROWS) -> None:
+        self.stream = stream
+        self.chunk_rows = chunk_rows
+
+    def __repr__(self) -> str:
+        return "JsonStreamSink(stdout)"
+
+    def check_writable(self) -> None:
+        """Nothing to check before the run: stdout is open."""
+
+    def write(self, result: ProcessResult, metadata: Mapping[str, Any]) -> SinkReport:
+        written = {**metadata, "run_id": str(metadata.get("run_id") or new_run_id())}
+        size = 0
+        try:
+            for chunk in document_chunks(result, written, self.chunk_rows):
+                self.stream.write(chunk)
+                size += len(chunk)
+            self.stream.flush()
+        except OSError as exc:
+            raise SinkError(f"cannot write the output to stdout: {exc.strerror or exc}") from exc
+        return SinkReport(target="-", bytes_written=size, metadata=written)
+
+
+def _no_step(label: str) -> None:
+    """No fault injection."""
+
+
+def document_chunks(
+    result: ProcessResult, metadata: Mapping[str, Any], chunk_rows: int
+) -> Iterator[bytes]:
+    """The main document in chunks: metadata first, then customers a slice at a time."""
+    meta = orjson.dumps(dict(metadata), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    yield b'{\n  "metadata": ' + meta.replace(b"\n", b"\n  ") + b',\n  "customers": ['
+    first = True
+    for chunk in result.frame.iter_slices(chunk_rows):
+        if chunk.height == 0:
+            continue
+        yield (b"\n    " if first else _ROW_SEP) + _rows(chunk)
+        first = False
+    yield b"\n  ]\n}\n" if not first else b"]\n}\n"
 
 
 def _rows(chunk: pl.DataFrame) -> bytes:
@@ -141,47 +241,3 @@ def _rows(chunk: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     chunk.write_ndjson(buffer)
     return buffer.getvalue().rstrip(b"\n").replace(b"\n", _ROW_SEP)
-
-
-def _line(obj: Mapping[str, Any]) -> bytes:
-    """One strict JSON line. Raw records may hold what orjson refuses (integers beyond 64
-    bits, lone surrogates, nesting deeper than 254): those lines go through the standard
-    library instead, with ``NaN`` and infinities written as ``null`` as orjson does. A
-    record nested too deeply even for that is replaced by a note, never a crash."""
-    try:
-        return orjson.dumps(
-            obj, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=repr
-        )
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        pass
-    try:
-        text = json.dumps(_strict(obj), allow_nan=False, default=repr, separators=(",", ":"))
-    except (ValueError, RecursionError):
-        note = {k: v for k, v in obj.items() if k != "record"}
-        note["record"] = "(not representable as JSON: nested too deeply)"
-        text = json.dumps(_strict(note), allow_nan=False, default=repr, separators=(",", ":"))
-    return text.encode("ascii") + b"\n"
-
-
-def _strict(value: Any) -> Any:
-    """A copy of ``value`` with non-finite floats as ``None`` and every key a string.
-
-    Iterative, so that a deeply nested raw record cannot exhaust the Python stack.
-    """
-    root: list[Any] = [None]
-    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
-    while stack:
-        item, parent, slot = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            parent[slot] = None
-        elif isinstance(item, Mapping):
-            copy: dict[str, Any] = dict.fromkeys(map(str, item))
-            parent[slot] = copy
-            stack.extend((v, copy, str(k)) for k, v in item.items())
-        elif isinstance(item, list | tuple):
-            items: list[Any] = [None] * len(item)
-            parent[slot] = items
-            stack.extend((v, items, i) for i, v in enumerate(item))
-        else:
-            parent[slot] = item
-    return root[0]

@@ -7,20 +7,19 @@ keeps a page only after it was decoded and validated, and always revalidates (ev
 request is conditional), which is exactly what a sync needs.
 
 One JSON file per URL (secrets masked, so no key is ever written to disk), named by the
-SHA-256 of that URL, written atomically. The directory is private (0700, files 0600),
+SHA-256 of that URL, written atomically (:mod:`customer_sync.atomic`) and exactly
+(:mod:`customer_sync.jsoncodec`). The directory is private (0700, files 0600),
 since pages hold customer data.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from .. import atomic, jsoncodec
 
 __all__ = ["CachedPage", "ETagCache", "FileETagCache"]
 
@@ -52,8 +51,8 @@ class FileETagCache:
     def get(self, url: str) -> CachedPage | None:
         """The stored page for ``url``; ``None`` if absent, unreadable or for another URL."""
         try:
-            entry = json.loads(self._path(url).read_bytes())
-        except (OSError, ValueError):
+            entry = jsoncodec.loads(self._path(url).read_bytes())
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(entry, dict) or entry.get("url") != url:
             return None
@@ -65,13 +64,5 @@ class FileETagCache:
     def put(self, url: str, etag: str, body: dict[str, Any]) -> None:
         """Store ``body`` for ``url``. Raises ``OSError`` when the disk refuses."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        data = json.dumps({"url": url, "etag": etag, "body": body}).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, self._path(url))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        data = jsoncodec.dumps_exact({"url": url, "etag": etag, "body": body})
+        atomic.write_bytes(self._path(url), data, mode=0o600)

@@ -18,13 +18,12 @@ pass, fetch everything once more, or give up (see ``docs/client.md``).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import orjson
+from ..jsoncodec import canonical as _canonical
 
 __all__ = ["Decision", "PassLedger", "Signal", "verdict"]
 
@@ -39,16 +38,6 @@ class Signal:
     @property
     def hard(self) -> bool:
         return self.kind != "shifted"
-
-
-def _canonical(value: Any) -> bytes:
-    """Key-order-independent JSON bytes: orjson, or the standard encoder for what orjson
-    cannot encode (integers beyond 64 bits, lone surrogates, deep nesting)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    except (orjson.JSONEncodeError, TypeError):
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
-        return text.encode("utf-8", "surrogatepass")
 
 
 def record_digest(record: Any) -> str:

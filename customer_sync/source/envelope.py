@@ -10,13 +10,12 @@ a number would only poison the logs and the metadata).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ..errors import RetriableAPIError
+from ..jsoncodec import LenientBody
+from ..jsoncodec import loads as loads_json
 
 __all__ = ["Envelope", "LenientBody", "decode_body", "loads_json", "read_envelope"]
 
@@ -26,22 +25,6 @@ class Envelope:
     records: list[Any]
     total: int | None
     total_pages: int | None
-
-
-class LenientBody(dict[str, Any]):
-    """A body only the standard parser accepted (NaN, integers beyond 64 bits, lone
-    surrogates, deep nesting). Marked so that a store re-encodes it exactly, while a strict
-    body (the usual case) takes the fast encoder without being scanned."""
-
-
-def loads_json(content: bytes) -> Any:
-    """orjson (fast, strict) first; the standard parser for what it refuses but JSON
-    producers really send. An object only the standard parser took is a LenientBody."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        value = json.loads(content)
-        return LenientBody(value) if isinstance(value, dict) else value
 
 
 def decode_body(content: bytes, *, page: int) -> dict[str, Any]:

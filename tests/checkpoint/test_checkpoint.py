@@ -29,12 +29,13 @@ def test_saved_pages_are_loaded_by_the_next_run(tmp_path: Path) -> None:
     first.begin(StoreIdentity(URL, 6, 12))
     assert first.resumable_pages == 0
     first.save(1, {"page": 1, "data": [{"id": 1}]})
+    first.save(2, {"page": 2, "data": [{"id": 7}]})
     events: list[Event] = []
     second = make(tmp_path, events=events)
     second.begin(StoreIdentity(URL, 6, 12))
-    assert second.resumable_pages == 1
-    assert second.load(1) == {"page": 1, "data": [{"id": 1}]}
-    assert second.load(2) is None
+    assert second.resumable_pages == 1  # page 1 is always fetched again
+    assert second.load(2) == {"page": 2, "data": [{"id": 7}]}
+    assert second.load(3) is None
     assert [e.name for e in events] == ["resumed"]
 
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from customer_sync.atomic import atomic_writer, sweep_stale_temps
 from customer_sync.errors import SinkError
 from customer_sync.exporter import DataExporter, lineage_path, rejected_path
 from customer_sync.models import Merge, ProcessCounts, ProcessResult, Rejection
-from customer_sync.sink.atomic import atomic_writer, sweep_stale_temps
 from customer_sync.sink.summary import quality_band, to_frame
 
 from ..support import read_strict, sample_customer, validate_output
@@ -99,11 +99,13 @@ def test_side_files_hold_rejections_and_lineage_privately(tmp_path: Path) -> Non
     assert report.side_files == {"rejected": str(rej), "lineage": str(lin)}
     for path in (rej, lin):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    run_id = read_strict(out)["metadata"]["run_id"]
     assert rej.read_text() == (
-        '{"position":7,"reason":"missing_id","record":{"email":"a@b.co","x":null}}\n'
+        f'{{"run_id":"{run_id}","position":7,"reason":"missing_id",'
+        '"record":{"email":"a@b.co","x":null}}\n'
     )
     assert lin.read_text() == (
-        '{"survivor_id":1,"merged_id":1,"reason":"same_id","position":3}\n'
+        f'{{"run_id":"{run_id}","survivor_id":1,"merged_id":1,"reason":"same_id","position":3}}\n'
     )
 
 
@@ -123,9 +125,9 @@ def test_chunked_writing_matches_one_chunk(tmp_path: Path) -> None:
     rows = [sample_customer(customer_id=i, full_name=f"N{i:03d}") for i in range(1, 40)]
     res = result_of(rows)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    JsonFileSink(a, chunk_rows=7).write(res, {"k": 1})
-    JsonFileSink(b, chunk_rows=1000).write(res, {"k": 1})
-    assert a.read_bytes() == b.read_bytes()
+    JsonFileSink(a, chunk_rows=7).write(res, {"k": 1, "run_id": "r1"})
+    JsonFileSink(b, chunk_rows=1000).write(res, {"k": 1, "run_id": "r1"})
+    assert a.read_bytes() == b.read_bytes().replace(b'"b.', b'"a.')
     assert len(read_strict(a)["customers"]) == 39
 
 
