@@ -21,16 +21,20 @@ __all__ = ["ProgressBar", "progress_hook"]
 
 
 class ProgressBar:
-    """Observes ``sync_started`` and ``page_fetched`` events and draws pages/records."""
+    """Observes ``sync_started`` and ``page_fetched`` events and draws pages/records.
+
+    Pages of a drift re-check pass restart the count (the bar shows ``re-check N``), and
+    the count never passes the total the API reported."""
 
     def __init__(self, *, enabled: bool, stream: TextIO) -> None:
         self.enabled = enabled
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._records = 0
+        self._pass = 0
         if enabled:
             self._progress = Progress(
-                TextColumn("pages"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[records]:,} records"),
@@ -42,7 +46,7 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         if self._progress is not None:
             self._progress.start()
-            self._task = self._progress.add_task("sync", total=None, records=0)
+            self._task = self._progress.add_task("pages", total=None, records=0)
         return self
 
     def __exit__(
@@ -64,7 +68,17 @@ class ProgressBar:
         elif event.name == "page_fetched":
             records = event.fields.get("records", 0)
             self._records += records if isinstance(records, int) else 0
-            self._progress.update(self._task, advance=1, records=self._records)
+            pass_no = event.fields.get("pass", 0)
+            if isinstance(pass_no, int) and pass_no != self._pass:
+                # A drift re-check walks every page again: count that pass from zero,
+                # so the bar never runs past its total.
+                self._pass = pass_no
+                self._progress.reset(self._task, description=f"pages (re-check {pass_no})")
+            task = self._progress.tasks[0]
+            if task.total is None or task.completed < task.total:
+                self._progress.update(self._task, advance=1, records=self._records)
+            else:
+                self._progress.update(self._task, records=self._records)
 
 
 def progress_hook(*, enabled: bool, stream: TextIO) -> ProgressBar:

@@ -119,6 +119,8 @@ def test_a_run_that_dies_is_resumed_fetching_only_the_missing_pages(
     assert sum(fetched.values()) == 20 - report.stats.pages_from_checkpoint
     assert fetched[1] == 1
     assert f"resumed     {kept - 1} pages from the checkpoint" in format_summary(report)
+    # the log's `resumed pages=N` and the summary agree (issue 12, item 8)
+    assert api.named("resumed")[-1]["pages"] == report.stats.pages_from_checkpoint
     document = validate_output(tmp_path / "sample_output.json")
     assert document["customers"] == clean_customers(api.final_records())
     assert document["metadata"]["run_stats"]["pages_from_checkpoint"] == kept - 1
@@ -337,10 +339,13 @@ def test_ctrl_c_during_a_backoff_wait_stops_at_once_and_the_rerun_resumes(
     assert read_strict(out)["metadata"]["total_customers"] > 0
 
 
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 def test_ctrl_c_while_pages_stream_into_the_transform_exits_130_and_keeps_pages(
-    tmp_path: Path,
+    tmp_path: Path, signum: signal.Signals, code: int
 ) -> None:
-    """SIGINT mid-sync, while fetched pages are being transformed, stops cleanly."""
+    """SIGINT (130) or SIGTERM (143) mid-sync, while pages are transformed, stops cleanly."""
     out, state = tmp_path / "out.json", tmp_path / "state"
     out.write_text('{"previous": true}')
     config = SimulatorConfig(customers=400, seed=3, now=NOW, fault_rate=0.0, latency_ms=15)
@@ -349,11 +354,11 @@ def test_ctrl_c_while_pages_stream_into_the_transform_exits_130_and_keeps_pages(
                            "--concurrency", "2", "--state-dir", str(state), *FAST, cwd=tmp_path)
         try:
             wait_until(lambda: pages_in(state) >= 20 or proc.poll() is not None)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             _, err = proc.communicate(timeout=20)
         finally:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert err.strip().splitlines()[-1].startswith("interrupted: stopped; ")
     assert "Traceback" not in err
     assert pages_in(state) >= 20
