@@ -139,7 +139,11 @@ def not_a_regular_file(path: Path) -> str | None:
 
 
 def sweep_stale_temps(path: Path) -> list[Path]:
-    """Remove temp files of ``path`` left by runs whose process is gone; return them."""
+    """Remove temp files of ``path`` left by runs whose process is gone; return them.
+
+    ``path`` may also be a stem (``dir/out``): then the temps of every file named
+    ``out.*`` are swept, which covers side files an output set gains later (a report).
+    """
     removed: list[Path] = []
     prefix = f".{path.name}."
     if not path.parent.is_dir():
@@ -148,7 +152,7 @@ def sweep_stale_temps(path: Path) -> list[Path]:
         name = candidate.name
         if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
             continue
-        pid_text = name[len(prefix) : -len(_TMP_SUFFIX)]
+        pid_text = name[: -len(_TMP_SUFFIX)].rpartition(".")[2]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and _alive(int(pid_text)):
             continue
         with contextlib.suppress(FileNotFoundError):

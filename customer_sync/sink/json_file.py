@@ -124,8 +124,9 @@ class JsonFileSink:
         if self.path.is_dir():
             raise SinkError(f"output {str(self.path)!r} is a directory", hint="name a file")
         refuse_non_regular([self.path, *self._side_paths()])
-        for path in (self.path, *self._side_paths()):
-            sweep_stale_temps(path)
+        # Every file of the set is named from the stem: one sweep covers them all,
+        # including parts added later (``out.report.html``).
+        sweep_stale_temps(self.path.with_name(self.path.stem))
 
     def write(self, result: ProcessResult, metadata: Mapping[str, Any]) -> SinkReport:
         run_id = str(metadata.get("run_id") or new_run_id())

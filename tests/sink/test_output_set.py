@@ -194,3 +194,17 @@ def test_the_stdout_sink_streams_the_document_and_writes_no_side_file(tmp_path: 
     assert report.target == "-"
     assert report.side_files == {}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_start_sweeps_stale_temps_of_every_file_of_the_set_but_not_a_live_runs(
+    tmp_path: Path,
+) -> None:
+    """Temps of a dead PID go, for any file of the set (a report too); a live PID's stay."""
+    out = tmp_path / "out.json"
+    dead = [tmp_path / f".out.{name}.999999999.tmp" for name in ("json", "report.html")]
+    live = tmp_path / f".out.report.html.{os.getppid()}.tmp"
+    other = tmp_path / ".other.json.999999999.tmp"
+    for path in (*dead, live, other):
+        path.write_text("torn")
+    JsonFileSink(out).check_writable()
+    assert [p.exists() for p in (*dead, live, other)] == [False, False, True, True]
