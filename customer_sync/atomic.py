@@ -6,9 +6,9 @@ Temp files are created with ``O_CREAT | O_EXCL | O_NOFOLLOW`` (a symlink or file
 at the temp name is never followed nor truncated) and named ``.{name}.{pid}.tmp``, so a
 later run can sweep the ones a killed run left behind (:func:`sweep_stale_temps`).
 
-:func:`atomic_writer` and :func:`write_bytes` write one file; the sink's output set
-(:mod:`customer_sync.sink.output_set`) stages several with :func:`create_temp` and
-replaces them together.
+:func:`atomic_writer` and :func:`write_bytes` write one file; :func:`write_together`
+writes several as one set (the sink's output set, :mod:`customer_sync.sink.output_set`):
+all are staged under temp names first, then renamed one after the other.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +28,7 @@ __all__ = [
     "sweep_stale_temps",
     "temp_name",
     "write_bytes",
-    "write_chunks",
+    "write_together",
 ]
 
 _TMP_SUFFIX = ".tmp"
@@ -91,14 +91,70 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = T
         fh.write(data)
 
 
-def write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = 0o644) -> int:
-    """Write ``chunks`` atomically to ``path``; return the bytes written."""
-    size = 0
-    with atomic_writer(path, mode=mode) as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-            size += len(chunk)
-    return size
+#: One file of :func:`write_together`: its path, its bytes (produced lazily), its mode, and
+#: the label the ``step`` hook sees for it.
+Staged = tuple[Path, Callable[[], Iterable[bytes]], int, str]
+
+
+def _no_step(label: str) -> None:
+    """No fault injection."""
+
+
+def _no_check() -> None:
+    """Nothing to check before the renames."""
+
+
+def write_together(
+    files: Sequence[Staged],
+    *,
+    step: Callable[[str], None] = _no_step,
+    before_commit: Callable[[], None] = _no_check,
+) -> list[int]:
+    """Write ``files`` as one set; return the bytes of each.
+
+    *Stage*: each file is written to its temp name and fsynced. A failure (a full disk)
+    removes every temp and leaves every target as it was. Then ``before_commit`` runs (a
+    last check of the targets). *Commit*: the temps are renamed over their targets in the
+    order given, then the directories are fsynced. ``step`` is called with a label before
+    each step (``"stage NAME"``, ``"replace NAME"``, ``"fsync directory"``): the seam tests
+    use to kill the writer between any two steps.
+    """
+    staged: list[Path] = []
+    sizes: list[int] = []
+    try:
+        for path, chunks, mode, label in files:
+            step(f"stage {label}")
+            tmp, fh = create_temp(path, mode)
+            staged.append(tmp)
+            size = 0
+            with fh:
+                for chunk in chunks():
+                    fh.write(chunk)
+                    size += len(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            sizes.append(size)
+        before_commit()
+    except BaseException:
+        _unlink_all(staged)
+        raise
+    for index, ((path, _, _, label), tmp) in enumerate(zip(files, staged, strict=True)):
+        step(f"replace {label}")
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_all(staged[index:])
+            raise
+    step("fsync directory")
+    for directory in {path.parent for path, *_ in files}:
+        fsync_dir(directory)
+    return sizes
+
+
+def _unlink_all(paths: Iterable[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def fsync_dir(directory: Path) -> None:

@@ -224,11 +224,6 @@ def _main(
     return EXIT_OK
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value a run knows (see :meth:`Settings.secret_values`)."""
-    return settings.secret_values()
-
-
 def _binary(stream: TextIO) -> Any:
     """The byte stream under ``stream`` (stdout), for ``--output -``."""
     return getattr(stream, "buffer", None) or _TextBytes(stream)

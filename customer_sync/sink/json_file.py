@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 import polars as pl
 
 from .. import jsoncodec
@@ -222,7 +221,7 @@ def document_chunks(
     result: ProcessResult, metadata: Mapping[str, Any], chunk_rows: int
 ) -> Iterator[bytes]:
     """The main document in chunks: metadata first, then customers a slice at a time."""
-    meta = orjson.dumps(dict(metadata), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    meta = jsoncodec.dumps_indented(dict(metadata))
     yield b'{\n  "metadata": ' + meta.replace(b"\n", b"\n  ") + b',\n  "customers": ['
     first = True
     for chunk in result.frame.iter_slices(chunk_rows):

@@ -24,15 +24,13 @@ To join the set, another file output builds a :class:`Part` (its path from
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import jsoncodec
-from ..atomic import create_temp, fsync_dir, not_a_regular_file
+from ..atomic import not_a_regular_file, write_together
 from ..errors import ConfigError
 
 __all__ = [
@@ -101,40 +99,12 @@ def write_set(parts: Sequence[Part], *, step: Step = _no_step) -> dict[str, int]
     non-regular file meanwhile.
     """
     ordered = sorted(parts, key=lambda part: part.role == MAIN)
-    staged: list[tuple[Part, Path]] = []
-    sizes: dict[str, int] = {}
-    try:
-        for part in ordered:
-            step(f"stage {part.role}")
-            tmp, fh = create_temp(part.path, part.mode)
-            staged.append((part, tmp))
-            size = 0
-            with fh:
-                for chunk in part.chunks():
-                    fh.write(chunk)
-                    size += len(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            sizes[part.role] = size
-        refuse_non_regular(part.path for part in ordered)
-    except BaseException:
-        for _, tmp in staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        raise
-    for index, (part, tmp) in enumerate(staged):
-        step(f"replace {part.role}")
-        try:
-            os.replace(tmp, part.path)
-        except BaseException:
-            for _, rest in staged[index:]:
-                with contextlib.suppress(OSError):
-                    rest.unlink()
-            raise
-    step("fsync directory")
-    for directory in {part.path.parent for part in ordered}:
-        fsync_dir(directory)
-    return sizes
+    sizes = write_together(
+        [(part.path, part.chunks, part.mode, part.role) for part in ordered],
+        step=step,
+        before_commit=lambda: refuse_non_regular(part.path for part in ordered),
+    )
+    return {part.role: size for part, size in zip(ordered, sizes, strict=True)}
 
 
 def check_output_set(main: Path) -> list[str]:

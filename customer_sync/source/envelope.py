@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RetriableAPIError
-from ..jsoncodec import LenientBody
 from ..jsoncodec import loads as loads_json
 
-__all__ = ["Envelope", "LenientBody", "decode_body", "loads_json", "read_envelope"]
+__all__ = ["Envelope", "decode_body", "read_envelope"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -258,6 +258,12 @@ def test_the_write_fsyncs_the_file_before_the_rename_and_the_directory_after(
 
     monkeypatch.setattr(atomic.os, "fsync", fsync)
     monkeypatch.setattr(atomic.os, "replace", replace)
-    atomic.write_chunks(tmp_path / "x.json", [b"{}"])
+    atomic.write_bytes(tmp_path / "x.json", b"{}")
     assert steps == [f"fsync .x.json.{os.getpid()}.tmp", "replace x.json", "fsync dir"]
     assert read_strict(tmp_path / "x.json") == {}
+    steps.clear()  # a set: every temp fsynced before the first rename, the directory last
+    atomic.write_together([(tmp_path / name, lambda: [b"{}"], 0o644, name)
+                           for name in ("a.jsonl", "b.json")])
+    pid = os.getpid()
+    assert steps == [f"fsync .a.jsonl.{pid}.tmp", f"fsync .b.json.{pid}.tmp",
+                     "replace a.jsonl", "replace b.json", "fsync dir"]
