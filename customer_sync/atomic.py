@@ -28,6 +28,7 @@ __all__ = [
     "sweep_stale_temps",
     "temp_name",
     "write_bytes",
+    "write_chunks",
     "write_together",
 ]
 
@@ -89,6 +90,16 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = T
     """Replace ``path`` with ``data``, atomically."""
     with atomic_writer(path, mode=mode, durable=durable) as fh:
         fh.write(data)
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = 0o644) -> int:
+    """Write ``chunks`` atomically to ``path``; return the bytes written."""
+    size = 0
+    with atomic_writer(path, mode=mode) as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            size += len(chunk)
+    return size
 
 
 #: One file of :func:`write_together`: its path, its bytes (produced lazily), its mode, and
