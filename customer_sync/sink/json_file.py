@@ -54,6 +54,11 @@ _ROW_SEP = b",\n    "
 LineageWriter = Callable[[Sequence[Merge]], Iterable[Mapping[str, Any]]]
 
 
+#: The raw-record line encoder, under the name the table sinks' branch imports it by;
+#: new code calls :func:`customer_sync.jsoncodec.dumps_line`.
+_line = jsoncodec.dumps_line
+
+
 def rejected_path(output: Path) -> Path:
     return side_path(output, "rejected.jsonl")
 
