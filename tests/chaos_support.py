@@ -42,6 +42,7 @@ from customer_sync.events import Hook
 from customer_sync.models import Event
 from customer_sync.pipeline import RunReport, run_pipeline
 from customer_sync.simulated_api import SimulatorConfig, create_app, usable_id
+from customer_sync.sink.base import Sink
 from customer_sync.source.envelope import decode_body, read_envelope
 from customer_sync.source.fetcher import MAX_429_PER_PAGE
 from customer_sync.transform import CustomerDataProcessor
@@ -134,6 +135,7 @@ class InProcessAPI:
         hook: Hook | None = None,
         seed: int = 7,
         now: datetime = NOW,
+        sink: Sink | None = None,
     ) -> RunReport:
         """One whole pipeline run on fake time (``hook`` sees events after they are kept).
 
@@ -155,6 +157,7 @@ class InProcessAPI:
             sleep=self.time.sleep,
             wall_clock=self.time.wall,
             random=random.Random(seed),
+            sink=sink,
         )
 
     def named(self, name: str) -> list[dict[str, Any]]:

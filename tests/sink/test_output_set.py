@@ -208,3 +208,24 @@ def test_the_start_sweeps_stale_temps_of_every_file_of_the_set_but_not_a_live_ru
         path.write_text("torn")
     JsonFileSink(out).check_writable()
     assert [p.exists() for p in (*dead, live, other)] == [False, False, True, True]
+
+
+def test_a_whole_run_that_hits_a_full_disk_keeps_the_previous_set(tmp_path: Path) -> None:
+    """The issue's case: disk full at the main file; no side file of the new run is left."""
+    from ..chaos_support import in_process_api, settings_for
+
+    settings = settings_for(tmp_path, per_page=5, output=tmp_path / "out.json")
+    in_process_api(customers=30, seed=1).run(settings)
+    old = files_of(tmp_path / "out.json")
+
+    def full_at_main(label: str) -> None:
+        if label == "stage main":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    api = in_process_api(customers=40, seed=2)
+    with pytest.raises(SinkError) as caught:
+        api.run(settings, sink=JsonFileSink(tmp_path / "out.json", step=full_at_main))
+    assert caught.value.exit_code == 1
+    assert str(caught.value).startswith(f"cannot write output '{tmp_path / 'out.json'}': No space")
+    assert files_of(tmp_path / "out.json") == old
+    assert check_output_set(tmp_path / "out.json") == []
