@@ -8,13 +8,11 @@ mapping to :func:`load_settings`.
 from __future__ import annotations
 
 import contextvars
-import difflib
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -189,7 +187,7 @@ class Settings(ClientSettings, BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
-        if _BAD_HOST.search(parts.hostname):
+        if any(c.isspace() or not c.isprintable() or c in _BAD_HOST for c in parts.hostname):
             raise ValueError("the host holds a space or a character no host name has")
         try:
             port = parts.port
@@ -231,6 +229,8 @@ class Settings(ClientSettings, BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret a run knows: the API key, and credentials inside the API URL (the
         user name or password, and secret query values such as ``?key=``)."""
+        from urllib.parse import parse_qsl, urlencode
+
         found = [self.api_key.get_secret_value()] if self.api_key else []
         if self.api_url:
             parts = urlsplit(self.api_url)
@@ -290,7 +290,8 @@ class _MappingEnvSource(EnvSettingsSource):
         )
 
 
-_BAD_HOST = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`%]")
+#: Characters no host name holds (besides spaces and control characters).
+_BAD_HOST = frozenset('<>"{}|\\^`%')
 
 
 def flag(name: str) -> str:
@@ -385,6 +386,7 @@ def unknown_variables(
     """One warning per ``PIPELINE_`` variable (in ``environ`` or the ``.env`` file) that
     names no setting, with the closest real one: a typo never passes silently, and the
     environment and ``.env`` are treated alike. Values are never shown."""
+    import difflib
     import os
 
     from dotenv import dotenv_values
