@@ -196,7 +196,7 @@ def _main(
         # runs several of those (about 0.15 s of a run's wall time).
         gc.freeze()
 
-    secrets = settings.secret_values()
+    secrets = secrets_of(settings)
     logger = configure_logging(
         settings.log_level, settings.log_format, secrets=secrets, stream=err
     )
@@ -222,6 +222,11 @@ def _main(
     # With --output - the document went to stdout: the summary goes to stderr.
     print(format_summary(report), file=err if report.sink.target == "-" else out)
     return EXIT_OK
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value a run knows (see :meth:`Settings.secret_values`)."""
+    return settings.secret_values()
 
 
 def _binary(stream: TextIO) -> Any:
