@@ -301,6 +301,7 @@ class Checkpoint:
             with contextlib.suppress(OSError):
                 self._pages.rmdir()
         self._manifest.unlink(missing_ok=True)
+        (self.directory / "manifest.json.tmp").unlink(missing_ok=True)  # an older version's
         if self.directory.is_dir():
             for path in self.directory.glob(".manifest.json.*.tmp"):
                 path.unlink(missing_ok=True)
