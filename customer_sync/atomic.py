@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = [
+    "PartialCommit",
     "atomic_writer",
     "create_temp",
     "fsync_dir",
@@ -102,6 +103,15 @@ def write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = 0o644) -> i
     return size
 
 
+class PartialCommit(OSError):
+    """A rename of :func:`write_together`'s commit failed after ``replaced`` were renamed:
+    the set now mixes new and old files (their run ids tell them apart)."""
+
+    def __init__(self, exc: OSError, replaced: list[Path]) -> None:
+        super().__init__(exc.errno, exc.strerror)
+        self.replaced = replaced
+
+
 #: One file of :func:`write_together`: its path, its bytes (produced lazily), its mode, and
 #: the label the ``step`` hook sees for it.
 Staged = tuple[Path, Callable[[], Iterable[bytes]], int, str]
@@ -153,6 +163,11 @@ def write_together(
         step(f"replace {label}")
         try:
             os.replace(tmp, path)
+        except OSError as exc:
+            _unlink_all(staged[index:])
+            if index == 0:
+                raise
+            raise PartialCommit(exc, [p for p, *_ in files[:index]]) from exc
         except BaseException:
             _unlink_all(staged[index:])
             raise

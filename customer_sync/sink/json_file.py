@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from .. import jsoncodec
-from ..atomic import sweep_stale_temps
+from ..atomic import PartialCommit, sweep_stale_temps
 from ..errors import SinkError
 from ..models import Merge, ProcessResult
 from .base import SinkReport
@@ -169,12 +169,23 @@ class JsonFileSink:
         written = {
             **stamped,
             "output_files": {
-                part.role: {"file": part.path.name, "rows": part.rows} for part in sides
+                part.role: {
+                    "file": os.path.relpath(part.path, self.path.parent),
+                    "rows": part.rows,
+                }
+                for part in sides
             },
         }
         main = Part(MAIN, self.path, lambda: self._document(result, written))
         try:
             sizes = write_set([*sides, main], step=self._step or _no_step)
+        except PartialCommit as exc:
+            raise SinkError(
+                f"cannot write output {str(self.path)!r}: {exc.strerror or exc} after "
+                f"replacing {', '.join(p.name for p in exc.replaced)}",
+                hint="the previous main file is intact; its run_id tells the side files "
+                "of this run apart; run the command again",
+            ) from exc
         except OSError as exc:
             raise SinkError(
                 f"cannot write output {str(self.path)!r}: {exc.strerror or exc}",

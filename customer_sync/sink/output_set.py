@@ -118,7 +118,7 @@ def check_output_set(main: Path) -> list[str]:
     run_id = metadata.get("run_id")
     problems: list[str] = []
     for role, entry in (metadata.get("output_files") or {}).items():
-        path = main.with_name(str(entry["file"]))
+        path = main.parent / str(entry["file"])
         try:
             lines = path.read_bytes().splitlines()
         except FileNotFoundError:

@@ -229,3 +229,28 @@ def test_a_whole_run_that_hits_a_full_disk_keeps_the_previous_set(tmp_path: Path
     assert str(caught.value).startswith(f"cannot write output '{tmp_path / 'out.json'}': No space")
     assert files_of(tmp_path / "out.json") == old
     assert check_output_set(tmp_path / "out.json") == []
+
+
+def test_a_rename_that_fails_half_way_says_the_set_is_mixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename refused after the first: the error names what was replaced; reader agrees."""
+    from customer_sync import atomic
+
+    out = tmp_path / "out.json"
+    JsonFileSink(out).write(result("old"), {"run_id": "old"})
+    real, calls = os.replace, []
+
+    def replace(src: object, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(SinkError) as caught:
+        JsonFileSink(out).write(result("new"), {"run_id": "new"})
+    assert "after replacing out.rejected.jsonl" in str(caught.value)
+    assert read_strict(out)["metadata"]["run_id"] == "old"
+    assert check_output_set(out)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
