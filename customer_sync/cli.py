@@ -177,12 +177,20 @@ def _main(
     freeze_imports: bool,
 ) -> int:
     args = vars(build_parser().parse_args(argv))
+    json_format = _wants_json(args, environ)
     for warning in unknown_variables(environ):
-        print(warning, file=err)
+        _line(
+            "warning",
+            "unknown_setting_variable",
+            {"message": warning.removeprefix("warning: ")},
+            json_format=json_format,
+            text=warning,
+            stream=err,
+        )
     try:
         settings = load_settings(args, environ=environ)
     except ConfigError as exc:
-        _fatal(exc, json_format=_wants_json(args, environ), stream=err)
+        _fatal(exc, json_format=json_format, stream=err)
         return exc.exit_code
 
     # Imported only now, so that --help and configuration errors answer without loading
@@ -259,17 +267,34 @@ def _fatal(
 ) -> None:
     """A fatal error: one ``error:`` line, or with ``--log-format json`` one
     ``sync_failed`` event with ``error``, ``hint`` and ``exit_code``."""
-    if not json_format:
-        print(scrub_all(f"error: {exc}", secrets), file=stream)
-        return
-    from .logs import JsonFormatter
-
-    record = logging.LogRecord("pipeline", logging.ERROR, __file__, 0, "sync_failed", None, None)
-    record.fields = {
+    fields = {
         "error": scrub_all(exc.message, secrets),
         "hint": scrub_all(exc.hint, secrets) if exc.hint else None,
         "exit_code": exc.exit_code,
     }
+    text = scrub_all(f"error: {exc}", secrets)
+    _line("error", "sync_failed", fields, json_format=json_format, text=text, stream=stream)
+
+
+def _line(
+    level: str,
+    event: str,
+    fields: Mapping[str, Any],
+    *,
+    json_format: bool,
+    text: str,
+    stream: TextIO,
+) -> None:
+    """One line for the user before logging is set up: ``text``, or with ``--log-format
+    json`` the event as the JSON log formatter writes it."""
+    if not json_format:
+        print(text, file=stream)
+        return
+    from .logs import JsonFormatter
+
+    record = logging.LogRecord("pipeline", logging.getLevelName(level.upper()), __file__, 0,
+                               event, None, None)
+    record.fields = dict(fields)
     print(JsonFormatter().format(record), file=stream)
 
 

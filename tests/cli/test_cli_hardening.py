@@ -204,3 +204,17 @@ def test_the_progress_bar_never_counts_past_its_total_in_recheck_passes() -> Non
             assert task.completed <= 3
     assert task.description == "pages (re-check 2)"
     assert task.fields["records"] == 50
+
+
+def test_with_json_logs_an_unknown_variable_is_a_json_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--log-format json: the unknown-variable warning is a JSON event too."""
+    monkeypatch.chdir(tmp_path)
+    run = cli_in_process("--log-format", "json", "--api-url", NOWHERE, "--per-page", "0",
+                         *QUIET, environ={"PIPELINE_PER_PAG": "3"})
+    warning, failure = (json.loads(line) for line in run.stderr.splitlines())
+    assert warning["event"] == "unknown_setting_variable"
+    assert warning["level"] == "warning"
+    assert "did you mean PIPELINE_PER_PAGE?" in warning["message"]
+    assert failure["event"] == "sync_failed"
