@@ -1,7 +1,7 @@
 """The data processor (issue #4): output shape, duplicates, rejections, accounting, streaming.
 
 The property tests compare the processor (the columnar Polars path) with a plain-Python
-oracle built from the scalar reference rules in ``customer_sync.transform.normalizers``.
+oracle built from the scalar reference rules in ``customer_sync.transform.rules``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from customer_sync.errors import InvalidRecord
 from customer_sync.transform import _patterns
 from customer_sync.transform import processor as processor_module
 from customer_sync.transform.dedupe import deduplicate
-from customer_sync.transform.normalizers import normalize_record
+from customer_sync.transform.record import normalize_record
 from src.data_processor import AccountingError, BusinessRules, CustomerDataProcessor
 from src.models import (
     CUSTOMER_FIELDS,
@@ -32,7 +32,7 @@ from src.models import (
     ProcessResult,
     Rejection,
 )
-from tests.transform.test_normalizers import HUGE, LONE_SURROGATE, awkward
+from tests.transform.support import HUGE, LONE_SURROGATE, awkward
 
 AS_OF = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

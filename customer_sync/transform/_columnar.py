@@ -1,22 +1,23 @@
-"""The columnar path: the rules of :mod:`.normalizers`, a million records at a time.
+"""The columnar path: every rule of :mod:`.rules`, a million records at a time.
 
 Two steps, so that the streaming form can drop raw dicts early:
 
 1. :class:`Extractor` turns raw dicts into small frames of text columns, one per input
-   field. Text fields (names, email, signup_source, country, region, plan) keep strings
-   and turn anything else into null. Numeric fields (counts, money, timestamps) hold
-   the value as text (``str(value)``, or Polars' equivalent rendering), so ``17`` and
-   ``"17"`` read the same and ``True`` or ``[1]`` read as no number. The id is decided
-   at once, by :func:`.normalizers.normalize_id`, so that a rejected record can still be
-   kept raw. This is the only per-record Python work, and it is mostly C loops
-   (``itemgetter``, ``zip``, Polars' own conversion).
-2. :class:`Deriver` computes every output field with Polars expressions built from the
-   grammars in :mod:`._patterns`. Low-cardinality fields are computed by calling the
-   scalar reference function once per distinct value (memoized across batches) and
-   mapping the column with ``replace_strict``.
+   field. Text fields (names, email, signup_source, country, region, plan) keep strings;
+   numeric fields (counts, money, timestamps) hold the value as text (``str(value)``, or
+   Polars' equivalent rendering), so ``17`` and ``"17"`` read the same. A value that is
+   present but cannot be read as text becomes :data:`.rules.values.NOT_TEXT`, so null
+   means exactly "absent or JSON null". The id is decided at once, so that a rejected
+   record can still be kept raw. The extractor also counts, per field, the records that
+   carry the key at all. This is the only per-record Python work, and it is mostly C
+   loops (``itemgetter``, ``zip``, Polars' own conversion).
+2. :class:`Deriver` computes every output field and the canonical values with the
+   expressions of :mod:`.rules`. Low-cardinality fields are computed by calling the
+   scalar rule once per distinct value (memoized across batches) and mapping the column
+   with ``replace_strict``.
 
-The property tests check that this path and :func:`.normalizers.normalize_record` agree
-on arbitrary records.
+The property tests check that this path and :func:`.record.normalize_record` agree on
+arbitrary records.
 """
 
 from __future__ import annotations
@@ -25,46 +26,46 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import zip_longest
+from itertools import repeat, zip_longest
 from operator import itemgetter
 from threading import Lock
 from typing import Any, Final
 
 import polars as pl
 
-from ..errors import InvalidRecord
 from ..rules import BusinessRules
 from . import geo
-from ._patterns import (
-    DECIMAL,
-    DIGITS,
-    EMAIL,
-    EMAIL_MAX_LENGTH,
-    EPOCH,
-    INT64_LIMIT,
-    ISO_TIMESTAMP,
-    MONEY,
-    MONEY_SYMBOLS,
-    WHITESPACE,
-    anchored,
-)
-from .normalizers import (
+from ._patterns import INT64_LIMIT, WHITESPACE
+from .rules.activity import ACTIVITY_STATUSES, activity_status_expr
+from .rules.channel import (
     ACQUISITION_CHANNELS,
-    ACTIVITY_STATUSES,
-    CUSTOMER_TIERS,
-    ENGAGEMENT_LEVELS,
-    MARKET_SEGMENTS,
-    MICROS_PER_DAY,
-    UNKNOWN,
-    acquisition_channel,
-    micros,
-    name_part,
-    normalize_id,
-    numeric_text,
-    plan_tier,
-    signup_source_is_valid,
-    text_value,
+    INVALID_SOURCE,
+    acquisition_channel_expr,
+    signup_source_value,
+    source_code,
 )
+from .rules.counts import count_stages
+from .rules.customer_id import customer_id_or_none
+from .rules.email import email_domain_expr, email_key_expr
+from .rules.engagement import ENGAGEMENT_LEVELS, engagement_level_expr
+from .rules.money import cents_expr, money_stages
+from .rules.names import full_name_expr, name_part
+from .rules.quality import (
+    MASK_DTYPE,
+    SCORED_FIELDS,
+    issue_mask_expr,
+    quality_score_expr,
+)
+from .rules.segment import (
+    MARKET_SEGMENTS,
+    market_segment_expr,
+    region_expr,
+    region_is_invalid_expr,
+    region_text,
+)
+from .rules.tier import CUSTOMER_TIERS, customer_tier_expr, plan_tier_expr, plan_value
+from .rules.timestamps import timestamp_stages
+from .rules.values import NOT_TEXT, Stages, numeric_text, text_value
 
 __all__ = ["CHUNK", "DERIVED_SCHEMA", "FIELDS", "Deriver", "Extractor"]
 
@@ -88,15 +89,26 @@ FIELDS: Final = (
 _TEXT_FIELDS: Final = frozenset(
     {"first_name", "last_name", "email", "signup_source", "country", "region", "plan"}
 )
-_TIMESTAMPS: Final = ("created_at", "last_login_at", "updated_at")
-_STRIPPED: Final = (*_TIMESTAMPS, "email", "sessions_30d", "orders_count", "lifetime_value")
+_STRIPPED: Final = (
+    "created_at",
+    "last_login_at",
+    "updated_at",
+    "email",
+    "sessions_30d",
+    "orders_count",
+    "lifetime_value",
+)
 #: Records per extraction slice and rows per extracted frame: small enough to stay in cache.
 CHUNK: Final = 1024
 _GET_ALL: Final = itemgetter(*FIELDS)
 _STR_OR_NONE: Final = frozenset({str, type(None)})
 _SMALL: Final = 256  # a column this short is mapped value by value
+_TIMESTAMP: Final = pl.Datetime("us", "UTC")
 
-#: Columns of a derived frame: one row per accepted record.
+#: Columns of a derived frame: one row per accepted record. The output fields, what
+#: deduplication needs (``email_key``, ``updated_at_us``), the canonical values, and two
+#: masks over SCORED_FIELDS: ``_issues`` (missing or invalid) and ``_missing`` (absent or
+#: JSON null; region only for US customers).
 DERIVED_SCHEMA: Final[dict[str, pl.DataType]] = {
     "position": pl.Int64(),
     "customer_id": pl.Int64(),
@@ -110,6 +122,19 @@ DERIVED_SCHEMA: Final[dict[str, pl.DataType]] = {
     "data_quality_score": pl.Int16(),
     "email_key": pl.String(),
     "updated_at_us": pl.Int64(),
+    "first_name": pl.Categorical(),
+    "last_name": pl.Categorical(),
+    "country": pl.Categorical(),
+    "region": pl.Categorical(),
+    "plan": pl.Categorical(),
+    "lifetime_value": pl.Float64(),
+    "sessions_30d": pl.Int64(),
+    "orders_count": pl.Int64(),
+    "signup_source": pl.Categorical(),
+    "created_at": _TIMESTAMP,
+    "last_login_at": _TIMESTAMP,
+    "_issues": MASK_DTYPE,
+    "_missing": MASK_DTYPE,
 }
 
 
@@ -132,39 +157,40 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _as_text(value: Any) -> str | None:
+    """A text field's value: the string, None, or NOT_TEXT for anything else."""
+    if value is None:
+        return None
+    text = text_value(value)
+    return NOT_TEXT if text is None else text
+
+
+def _as_number_text(value: Any) -> str | None:
+    """A numeric field's text: ``numeric_text``, None, or NOT_TEXT if it has no text."""
+    if value is None:
+        return None
+    text = numeric_text(value)
+    return NOT_TEXT if text is None else text
+
+
 def _text_series(name: str, values: Sequence[Any]) -> pl.Series:
     if not set(map(type, values)) <= _STR_OR_NONE:  # never hand Polars a non-string
-        values = [value if isinstance(value, str) else None for value in values]
+        values = [value if value is None or type(value) is str else NOT_TEXT for value in values]
     try:
         return pl.Series(name, values, dtype=pl.String, strict=True)
     except ValueError:  # a string with a lone surrogate cannot be UTF-8
-        return pl.Series(name, [text_value(value) for value in values], dtype=pl.String)
+        return pl.Series(name, list(map(_as_text, values)), dtype=pl.String)
 
 
 def _numeric_series(name: str, values: Sequence[Any]) -> pl.Series:
     # Polars writes ints as Python does, floats as a shortest round-trip decimal that the
     # grammars read back to the same number ("1.5e-7" where Python says "1.5e-07"), and
-    # true/false, null, lists and objects as text that no grammar accepts.
+    # true/false, lists and objects as text that no grammar accepts.
     try:
         return pl.Series(name, values, dtype=pl.String, strict=False)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         pass  # an int beyond 128 bits, a lone surrogate, a mixed nested value
-    try:
-        return pl.Series(name, list(map(str, values)), dtype=pl.String, strict=True)
-    except (ValueError, RecursionError):  # an int too long to print, a lone surrogate
-        return pl.Series(name, [numeric_text(v) for v in values], dtype=pl.String)
-
-
-def _customer_id(value: Any) -> int | None:
-    """:func:`normalize_id` as int-or-None, with a fast path for plain digit strings."""
-    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 18:
-        number = int(value)
-        if number:
-            return number
-    try:
-        return normalize_id(value)
-    except InvalidRecord:
-        return None
+    return pl.Series(name, list(map(_as_number_text, values)), dtype=pl.String)
 
 
 class Extractor:
@@ -175,6 +201,9 @@ class Extractor:
     ``CHUNK`` rows the buffers become one small frame (``position``, ``customer_id`` and
     the text columns of :data:`FIELDS` but ``id``). The records themselves are not kept,
     so small batches (an API page) cost little and memory stays flat.
+
+    ``records_seen`` counts the dict records added; ``keys_seen[i]`` those among them that
+    carry the key ``FIELDS[i]`` at all (null or not).
     """
 
     def __init__(self) -> None:
@@ -182,6 +211,8 @@ class Extractor:
         self._ids: list[int | None] = []
         self._columns: list[list[Any]] = [[] for _ in FIELDS[1:]]
         self._frames: list[pl.DataFrame] = []
+        self.records_seen = 0
+        self.keys_seen = [0] * len(FIELDS)
 
     @property
     def buffered_rows(self) -> int:
@@ -202,22 +233,33 @@ class Extractor:
         if exact is None:
             exact = set(map(type, records)) == {dict}
         no_id: list[int] = []
+        keys_seen = self.keys_seen
         with _gc_paused():
             for start in range(0, len(records), CHUNK):
                 chunk = records[start : start + CHUNK]
-                rows = _rows(chunk) if exact else _rows_of_subclasses(chunk)
+                rows, complete = _rows(chunk) if exact else (_rows_of_subclasses(chunk), False)
                 if not rows:
                     continue
-                columns = zip(*rows, strict=True)
+                self.records_seen += len(rows)
+                columns = list(zip(*rows, strict=True))
+                for index, column in enumerate(columns):
+                    if complete or None not in column:
+                        keys_seen[index] += len(column)
+                    else:  # a null value: was the key there?
+                        keys_seen[index] += sum(
+                            map(dict.__contains__, chunk, repeat(FIELDS[index]))
+                        )
                 ids = [
-                    value if type(value) is int and 0 < value < INT64_LIMIT else _customer_id(value)
-                    for value in next(columns)
+                    value
+                    if type(value) is int and 0 < value < INT64_LIMIT
+                    else customer_id_or_none(value)
+                    for value in columns[0]
                 ]
                 if None in ids:
                     no_id.extend(start + index for index, cid in enumerate(ids) if cid is None)
                 self._ids.extend(ids)
                 self._positions.extend(positions[start : start + CHUNK])
-                for buffer, column in zip(self._columns, columns, strict=True):
+                for buffer, column in zip(self._columns, columns[1:], strict=True):
                     buffer.extend(column)
                 if len(self._ids) >= CHUNK:
                     self._build()
@@ -243,11 +285,12 @@ class Extractor:
         self._columns = [[] for _ in FIELDS[1:]]
 
 
-def _rows(chunk: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _rows(chunk: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], bool]:
+    """The values of FIELDS per record, and whether every record had every key."""
     try:
-        return list(map(_GET_ALL, chunk))
+        return list(map(_GET_ALL, chunk)), True
     except KeyError:  # some record lacks a field
-        return [tuple(map(record.get, FIELDS)) for record in chunk]
+        return [tuple(map(record.get, FIELDS)) for record in chunk], False
 
 
 def _rows_of_subclasses(chunk: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -290,214 +333,76 @@ class _Memo:
         return value
 
 
-def _source_code(text: str) -> str:
-    """The channel of a signup source, or "invalid" for a source with no letter or digit."""
-    return acquisition_channel(text) if signup_source_is_valid(text) else "invalid"
-
-
-# Each rule below is a list of stages: each stage is the expressions of one ``with_columns``
-# over a lazy frame whose text columns are already stripped. Intermediate results are
-# materialized as temporary "_" columns, because Polars does not reuse a sub-expression
-# (such as a regex match) that several expressions share. The stages of all rules are
-# built once per :class:`Deriver` and run side by side.
-
-_Stages = list[list[pl.Expr]]
-
-
-def _count_stages(name: str, alias: str) -> _Stages:
-    """``alias``: a non-negative Int64 count from text ``name`` (see ``parse_count``)."""
-    text = pl.col(name)
-    digits, number = pl.col(f"_digits{alias}"), pl.col(f"_number{alias}")
-    from_digits = (
-        pl.when(digits == "")
-        .then(pl.lit(0, dtype=pl.Int64))
-        .when(digits.str.len_bytes() <= 19)
-        .then(digits.cast(pl.Int64, strict=False))
-    )
-    from_decimal = pl.when(
-        number.is_finite() & (number == number.floor()) & (number < float(INT64_LIMIT))
-    ).then(number.cast(pl.Int64, strict=False))
-    return [
-        [
-            pl.when(text.str.contains(anchored(DIGITS)))
-            .then(text.str.strip_chars_start("0"))
-            .alias(f"_digits{alias}"),
-            pl.when(text.str.contains(anchored(DECIMAL)))
-            .then(text)
-            .cast(pl.Float64, strict=False)
-            .alias(f"_number{alias}"),
-        ],
-        [pl.when(digits.is_not_null()).then(from_digits).otherwise(from_decimal).alias(alias)],
-    ]
-
-
-def _money_stages(name: str, alias: str) -> _Stages:
-    """``alias``: a finite, non-negative Float64 amount (see ``parse_money``)."""
-    text = pl.col(name)
-    amount = pl.col(f"_amount{alias}")
-    return [
-        [
-            pl.when(text.str.contains(anchored(MONEY)))
-            .then(text.str.strip_chars(MONEY_SYMBOLS).str.replace_all(",", "", literal=True))
-            .cast(pl.Float64, strict=False)
-            .alias(f"_amount{alias}")
-        ],
-        [pl.when(amount.is_finite()).then(amount).alias(alias)],
-    ]
-
-
-def _timestamp_stages(name: str, alias: str, rules: BusinessRules, window: range) -> _Stages:
-    """``alias``: Int64 microseconds since the epoch (see ``timestamp_us``), or null."""
-    text = pl.col(name)
-
-    def temp(unit: str) -> str:
-        return f"_{unit}{alias}"
-
-    field = pl.col(temp("iso")).struct.field
-    h, m, s, oh, om = (pl.col(temp(unit)) for unit in ("h", "m", "s", "oh", "om"))
-    valid_clock = (h <= 23) & (m <= 59) & (s <= 59) & (oh <= 23) & (om <= 59)
-    iso = pl.when(valid_clock).then(
-        pl.col(temp("days")) * MICROS_PER_DAY
-        + ((h * 60 + m) * 60 + s) * 1_000_000
-        + pl.col(temp("us"))
-        - (oh * 60 + om) * 60_000_000 * pl.col(temp("sign"))
-    )
-    epoch = pl.col(temp("epoch"))
-    scaled = (
-        pl.when(epoch > float(rules.epoch_ms_threshold))
-        .then(epoch * 1000.0)
-        .otherwise(epoch * 1_000_000.0)
-    )
-    from_epoch = pl.when((scaled > -4e18) & (scaled < 4e18)).then(
-        scaled.cast(pl.Int64, strict=False)
-    )
-    moment = pl.col(temp("moment"))
-    return [
-        [
-            text.str.extract_groups(anchored(ISO_TIMESTAMP)).alias(temp("iso")),
-            pl.when(text.str.contains(anchored(EPOCH)))
-            .then(text)
-            .cast(pl.Float64, strict=False)
-            .alias(temp("epoch")),
-        ],
-        [
-            field("1").str.to_date("%Y-%m-%d", strict=False).cast(pl.Int64).alias(temp("days")),
-            *(
-                field(str(group)).cast(pl.Int64, strict=False).fill_null(0).alias(temp(unit))
-                for group, unit in ((2, "h"), (3, "m"), (4, "s"), (8, "oh"), (9, "om"))
-            ),
-            field("5")
-            .str.pad_end(6, "0")
-            .str.slice(0, 6)
-            .cast(pl.Int64, strict=False)
-            .fill_null(0)
-            .alias(temp("us")),
-            pl.when(field("7") == "-").then(pl.lit(-1)).otherwise(pl.lit(1)).alias(temp("sign")),
-        ],
-        [pl.coalesce(iso, from_epoch).alias(temp("moment"))],
-        [pl.when(moment.is_between(window.start, window.stop - 1)).then(moment).alias(alias)],
-    ]
-
-
-def _side_by_side(*rules: _Stages) -> _Stages:
+def _side_by_side(*rules: Stages) -> Stages:
     """Stage k of every rule, run in one ``with_columns``."""
     return [
         [expr for stage in stages for expr in stage] for stages in zip_longest(*rules, fillvalue=[])
     ]
 
 
-def _outputs(rules: BusinessRules, as_of_us: int) -> list[pl.Expr]:
-    """The derived columns, from the parsed and mapped temporary columns."""
-    active_since = as_of_us - rules.active_days * MICROS_PER_DAY
+def _outputs(rules: BusinessRules, as_of: datetime) -> tuple[list[pl.Expr], pl.Expr]:
+    """The derived columns, from the parsed and mapped temporary columns, and the issue
+    mask (computed in a stage of its own, since the score and the output both read it)."""
     first, last = pl.col("_first"), pl.col("_last")
     country, state = pl.col("_country"), pl.col("_state")
     login, sessions, orders, ltv = (pl.col(n) for n in ("_login", "_sessions", "_orders", "_ltv"))
-    is_us = (country == "US").fill_null(value=False)
-    activity = (
-        pl.when(login.is_null())
-        .then(pl.lit(UNKNOWN))
-        .when(login >= active_since)
-        .then(pl.lit("active"))
-        .otherwise(pl.lit("inactive"))
-    )
-    some_sessions, some_orders = sessions.fill_null(0), orders.fill_null(0)
-    engagement = (
-        pl.when(sessions.is_null() & orders.is_null())
-        .then(pl.lit(UNKNOWN))
-        .when(
-            (some_sessions >= rules.high_sessions)
-            | ((some_orders >= rules.high_orders_if_active) & (activity == "active"))
-        )
-        .then(pl.lit("high"))
-        .when((some_sessions >= rules.medium_sessions) | (some_orders >= rules.medium_orders))
-        .then(pl.lit("medium"))
-        .otherwise(pl.lit("low"))
-    )
-    segment = (
-        pl.when(country.is_null())
-        .then(pl.lit(UNKNOWN))
-        .when(is_us & state.is_null())
-        .then(pl.lit(UNKNOWN))
-        .when(is_us & state.is_in(sorted(geo.US_WEST_STATES)))
-        .then(pl.lit("US-West"))
-        .when(is_us)
-        .then(pl.lit("US-East"))
-        .when(country.is_in(sorted(geo.EUROPE_COUNTRIES)))
-        .then(pl.lit("EU"))
-        .when(country.is_in(sorted(geo.APAC_COUNTRIES)))
-        .then(pl.lit("APAC"))
-        .otherwise(pl.lit("Other"))
-    )
-    tier = (
-        pl.when(pl.col("_plan").is_not_null())
-        .then(pl.col("_plan"))
-        .when(ltv.is_null())
-        .then(pl.lit(UNKNOWN))
-        .when(ltv >= rules.enterprise_ltv)
-        .then(pl.lit("enterprise"))
-        .when(ltv >= rules.premium_ltv)
-        .then(pl.lit("premium"))
-        .otherwise(pl.lit("basic"))
-    )
-    invalid = [
-        pl.col("email_key").is_null(),
-        first.is_null(),
-        last.is_null(),
-        pl.col("_created").is_null(),
-        login.is_null(),
-        sessions.is_null(),
-        orders.is_null(),
-        ltv.is_null(),
-        pl.col("_source") == "invalid",
-        country.is_null(),
-        is_us & state.is_null(),
-    ]
-    penalties = pl.sum_horizontal([flag.cast(pl.Int32) for flag in invalid])
-    score = (100 - penalties * rules.quality_penalty).clip(lower_bound=0)
-    channel = (
-        pl.when(pl.col("_source") == "invalid").then(pl.lit(UNKNOWN)).otherwise(pl.col("_source"))
-    )
-    full_name = (
-        pl.when(first.is_null() & last.is_null())
-        .then(pl.lit(UNKNOWN))
-        .otherwise(pl.concat_str([first, last], separator=" ", ignore_nulls=True))
-    )
-    domain = pl.col("email_key").str.splitn("@", 2).struct.field("field_1").fill_null(UNKNOWN)
+    source = pl.col("_source")
+    activity = activity_status_expr(login, as_of, rules)
+    checks: dict[str, tuple[pl.Expr, pl.Expr]] = {  # (missing or invalid, missing)
+        "email": (pl.col("email_key").is_null(), pl.col("email").is_null()),
+        "first_name": (first.is_null(), pl.col("first_name").is_null()),
+        "last_name": (last.is_null(), pl.col("last_name").is_null()),
+        "created_at": (pl.col("_created").is_null(), pl.col("created_at").is_null()),
+        "last_login_at": (login.is_null(), pl.col("last_login_at").is_null()),
+        "sessions_30d": (sessions.is_null(), pl.col("sessions_30d").is_null()),
+        "orders_count": (orders.is_null(), pl.col("orders_count").is_null()),
+        "lifetime_value": (ltv.is_null(), pl.col("lifetime_value").is_null()),
+        "signup_source": (source == INVALID_SOURCE, pl.col("signup_source").is_null()),
+        "country": (country.is_null(), pl.col("country").is_null()),
+        "region": (
+            region_is_invalid_expr(country, state),
+            region_is_invalid_expr(country, pl.col("region")),
+        ),
+    }
+    assert tuple(checks) == SCORED_FIELDS
+    issues = issue_mask_expr([issue for issue, _ in checks.values()])
+    missing = issue_mask_expr([absent for _, absent in checks.values()])
     schema = DERIVED_SCHEMA
     return [
         pl.col("position").cast(schema["position"]),
         pl.col("customer_id").cast(schema["customer_id"]),
-        full_name.alias("full_name"),
-        domain.alias("email_domain"),
-        engagement.cast(schema["engagement_level"]).alias("engagement_level"),
+        full_name_expr(first, last).alias("full_name"),
+        email_domain_expr(pl.col("email_key")).alias("email_domain"),
+        engagement_level_expr(sessions, orders, activity, rules)
+        .cast(schema["engagement_level"])
+        .alias("engagement_level"),
         activity.cast(schema["activity_status"]).alias("activity_status"),
-        channel.cast(schema["acquisition_channel"]).alias("acquisition_channel"),
-        segment.cast(schema["market_segment"]).alias("market_segment"),
-        tier.cast(schema["customer_tier"]).alias("customer_tier"),
-        score.cast(schema["data_quality_score"]).alias("data_quality_score"),
+        acquisition_channel_expr(source)
+        .cast(schema["acquisition_channel"])
+        .alias("acquisition_channel"),
+        market_segment_expr(country, state).cast(schema["market_segment"]).alias("market_segment"),
+        customer_tier_expr(plan_tier_expr(pl.col("_plan")), ltv, rules)
+        .cast(schema["customer_tier"])
+        .alias("customer_tier"),
+        quality_score_expr(pl.col("_issues"), rules)
+        .cast(schema["data_quality_score"])
+        .alias("data_quality_score"),
         pl.col("email_key"),
         pl.col("updated_at_us"),
-    ]
+        first.cast(schema["first_name"]).alias("first_name"),
+        last.cast(schema["last_name"]).alias("last_name"),
+        country.cast(schema["country"]).alias("country"),
+        region_expr(country, state, pl.col("_region_text")).cast(schema["region"]).alias("region"),
+        pl.col("_plan").cast(schema["plan"]).alias("plan"),
+        cents_expr(ltv).alias("lifetime_value"),
+        sessions.alias("sessions_30d"),
+        orders.alias("orders_count"),
+        pl.col("_source_value").cast(schema["signup_source"]).alias("signup_source"),
+        pl.col("_created").cast(_TIMESTAMP).alias("created_at"),
+        login.cast(_TIMESTAMP).alias("last_login_at"),
+        pl.col("_issues"),
+        missing.alias("_missing"),
+    ], issues
 
 
 class Deriver:
@@ -510,32 +415,28 @@ class Deriver:
     def __init__(self, rules: BusinessRules, as_of: datetime) -> None:
         self.rules = rules
         self.as_of = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
-        as_of_us = micros(self.as_of)
-        low = micros(datetime(rules.min_valid_year, 1, 1, tzinfo=UTC))
-        high = as_of_us + rules.future_tolerance_days * MICROS_PER_DAY
-        window = range(low, high + 1)
-        email = pl.col("email")
-        valid_email = (email.str.len_bytes() <= EMAIL_MAX_LENGTH) & email.str.contains(
-            anchored(EMAIL)
-        )
         self._stages = [
             [pl.col(_STRIPPED).str.strip_chars(WHITESPACE)],
             *_side_by_side(
-                [[pl.when(valid_email).then(email.str.to_lowercase()).alias("email_key")]],
-                _timestamp_stages("created_at", "_created", rules, window),
-                _timestamp_stages("last_login_at", "_login", rules, window),
-                _timestamp_stages("updated_at", "updated_at_us", rules, window),
-                _count_stages("sessions_30d", "_sessions"),
-                _count_stages("orders_count", "_orders"),
-                _money_stages("lifetime_value", "_ltv"),
+                [[email_key_expr(pl.col("email")).alias("email_key")]],
+                timestamp_stages("created_at", "_created", self.as_of, rules),
+                timestamp_stages("last_login_at", "_login", self.as_of, rules),
+                timestamp_stages("updated_at", "updated_at_us", self.as_of, rules),
+                count_stages("sessions_30d", "_sessions"),
+                count_stages("orders_count", "_orders"),
+                money_stages("lifetime_value", "_ltv"),
             ),
         ]
-        self._outputs = _outputs(rules, as_of_us)
+        outputs, issues = _outputs(rules, self.as_of)
+        self._stages.append([issues.alias("_issues")])
+        self._outputs = outputs
         self._names = _Memo(name_part, pl.String())
-        self._sources = _Memo(_source_code, pl.String())
+        self._sources = _Memo(source_code, pl.String())
+        self._source_values = _Memo(signup_source_value, pl.String())
         self._countries = _Memo(geo.country_code, pl.String())
         self._states = _Memo(geo.us_state_code, pl.String())
-        self._plans = _Memo(plan_tier, pl.String())
+        self._region_texts = _Memo(region_text, pl.String())
+        self._plans = _Memo(plan_value, pl.String())
 
     def derive(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` has ``position``, ``customer_id`` and the text columns but ``id``.
@@ -546,9 +447,11 @@ class Deriver:
         mapped = frame.with_columns(
             self._names.apply(frame["first_name"]).alias("_first"),
             self._names.apply(frame["last_name"]).alias("_last"),
-            self._sources.apply(frame["signup_source"]).fill_null("invalid").alias("_source"),
+            self._sources.apply(frame["signup_source"]).fill_null(INVALID_SOURCE).alias("_source"),
+            self._source_values.apply(frame["signup_source"]).alias("_source_value"),
             self._countries.apply(frame["country"]).alias("_country"),
             self._states.apply(frame["region"]).alias("_state"),
+            self._region_texts.apply(frame["region"]).alias("_region_text"),
             self._plans.apply(frame["plan"]).alias("_plan"),
         ).lazy()
         for stage in self._stages:

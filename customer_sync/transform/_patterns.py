@@ -18,8 +18,6 @@ WHITESPACE: Final = " \t\n\r\x0b\x0c"
 
 #: A positive-looking id: digits, optionally with a zero fraction ("17", "17.0").
 ID: Final = r"[0-9]+(?:\.0+)?"
-#: The second form of :data:`ID`, with its whole part as group 1.
-ID_ZERO_FRACTION: Final = r"([0-9]+)\.0+"
 DIGITS: Final = r"[0-9]+"
 #: A plain unsigned decimal number, optionally with an exponent ("3", "3.0", "1e3").
 DECIMAL: Final = r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"

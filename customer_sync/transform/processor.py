@@ -31,7 +31,7 @@ from ..models import Merge, ProcessCounts, ProcessResult, Rejection
 from ..rules import BusinessRules
 from ._columnar import DERIVED_SCHEMA, Deriver, Extractor
 from .dedupe import plan_deduplication
-from .normalizers import check_record
+from .rules.customer_id import check_record
 
 __all__ = ["AccountingError", "CustomerDataProcessor"]
 
