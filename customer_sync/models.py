@@ -14,9 +14,15 @@ if TYPE_CHECKING:  # the CLI's --help imports this module and must not load Pola
     import polars as pl
 
 __all__ = [
+    "CANONICAL_FIELDS",
     "CUSTOMER_FIELDS",
+    "QUALITY_BANDS",
+    "SCORED_FIELDS",
+    "SOURCE_FIELDS",
     "Customer",
+    "DataQuality",
     "Event",
+    "FieldQuality",
     "Merge",
     "Page",
     "ProcessCounts",
@@ -41,6 +47,60 @@ class Customer(TypedDict):
 
 
 CUSTOMER_FIELDS: tuple[str, ...] = tuple(Customer.__annotations__)
+
+#: The raw fields the transform reads from a source record (docs/business_rules.md).
+SOURCE_FIELDS: tuple[str, ...] = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "created_at",
+    "last_login_at",
+    "updated_at",
+    "sessions_30d",
+    "orders_count",
+    "lifetime_value",
+    "signup_source",
+    "country",
+    "region",
+    "plan",
+)
+#: The fields the data quality score counts, in a fixed order.
+SCORED_FIELDS: tuple[str, ...] = (
+    "email",
+    "first_name",
+    "last_name",
+    "created_at",
+    "last_login_at",
+    "sessions_30d",
+    "orders_count",
+    "lifetime_value",
+    "signup_source",
+    "country",
+    "region",
+)
+#: The bands of a data quality score, best first.
+QUALITY_BANDS: tuple[str, ...] = ("high", "medium", "low")
+#: Columns of ``ProcessResult.canonical`` (its Polars schema is ``frames.CANONICAL_SCHEMA``).
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "country",
+    "region",
+    "plan",
+    "lifetime_value",
+    "sessions_30d",
+    "orders_count",
+    "signup_source",
+    "created_at",
+    "last_login_at",
+    "updated_at",
+    "data_quality_band",
+    "quality_issues",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -82,21 +142,89 @@ class ProcessCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldQuality:
+    """How one scored field fared over the exported customers.
+
+    ``present``: a usable value; ``missing``: the key absent or JSON null; ``invalid``:
+    sent but unusable. The three add up to the customers the field is scored for (every
+    exported customer; for ``region``, the US customers only).
+    """
+
+    present: int
+    missing: int
+    invalid: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"present": self.present, "missing": self.missing, "invalid": self.invalid}
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuality:
+    """Per-field data quality of one run, computed by the processor as it streams.
+
+    ``fields``: each of :data:`SCORED_FIELDS`, over the exported customers.
+    ``distributions``: for each derived field (and ``data_quality_band``), the exported
+    customers per value, every allowed value listed. ``score_histogram``: customers per
+    score bin, ``"0-9"`` ... ``"80-89"``, ``"90-100"``. ``rejection_reasons``: rejected
+    records per reason code, most frequent first. ``records_seen``: the dict records in
+    (before deduplication and rejection); ``keys_seen``: for each of
+    :data:`SOURCE_FIELDS`, how many of them carried the key at all, null or not.
+    """
+
+    fields: Mapping[str, FieldQuality] = field(default_factory=dict)
+    distributions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    score_histogram: Mapping[str, int] = field(default_factory=dict)
+    rejection_reasons: Mapping[str, int] = field(default_factory=dict)
+    records_seen: int = 0
+    keys_seen: Mapping[str, int] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        """A JSON-ready copy: the output metadata's ``data_quality_details``."""
+        return {
+            "fields": {name: quality.as_dict() for name, quality in self.fields.items()},
+            "distributions": {name: dict(counts) for name, counts in self.distributions.items()},
+            "score_histogram": dict(self.score_histogram),
+            "rejection_reasons": dict(self.rejection_reasons),
+        }
+
+    def coverage(self) -> dict[str, float]:
+        """Per source field, the share of dict records that carried the key (0..1, 4
+        decimals): the output metadata's ``source_field_coverage``. 0.0 with no records."""
+        seen = self.records_seen
+        return {
+            name: round(count / seen, 4) if seen else 0.0 for name, count in self.keys_seen.items()
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessResult:
     """What the transform produced.
 
     ``frame`` holds the exported customers with :data:`CUSTOMER_SCHEMA`, sorted by
     ``full_name`` then ``customer_id``. ``customers`` gives the same rows as dicts.
+    ``canonical`` holds the same customers in the same order with their cleaned canonical
+    values (``frames.CANONICAL_SCHEMA``); it is None only for a result built by hand
+    around a bare frame. ``quality`` is the run's per-field data quality.
     """
 
     frame: pl.DataFrame
     rejected: list[Rejection]
     merges: list[Merge]
     counts: ProcessCounts
+    canonical: pl.DataFrame | None = None
+    quality: DataQuality = field(default_factory=DataQuality)
 
     @property
     def customers(self) -> list[dict[str, Any]]:
         return self.frame.to_dicts()
+
+    def quality_details(self) -> dict[str, Any]:
+        """The metadata's ``data_quality_details`` (see :meth:`DataQuality.details`)."""
+        return self.quality.details()
+
+    def field_coverage(self) -> dict[str, float]:
+        """The metadata's ``source_field_coverage`` (see :meth:`DataQuality.coverage`)."""
+        return self.quality.coverage()
 
 
 @dataclass(frozen=True, slots=True)

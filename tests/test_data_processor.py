@@ -7,7 +7,7 @@ oracle built from the scalar reference rules in ``customer_sync.transform.rules`
 from __future__ import annotations
 
 import random
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -19,10 +19,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from customer_sync.errors import InvalidRecord
+from customer_sync.frames import CANONICAL_SCHEMA
+from customer_sync.models import (
+    QUALITY_BANDS,
+    SCORED_FIELDS,
+    SOURCE_FIELDS,
+    Customer,
+    DataQuality,
+    FieldQuality,
+)
 from customer_sync.transform import _patterns
 from customer_sync.transform import processor as processor_module
 from customer_sync.transform.dedupe import deduplicate
-from customer_sync.transform.record import normalize_record
+from customer_sync.transform.record import canonical_values, normalize_record
+from customer_sync.transform.rules.activity import ACTIVITY_STATUSES
+from customer_sync.transform.rules.channel import ACQUISITION_CHANNELS
+from customer_sync.transform.rules.customer_id import reason_code
+from customer_sync.transform.rules.engagement import ENGAGEMENT_LEVELS
+from customer_sync.transform.rules.quality import (
+    SCORE_BINS,
+    invalid_fields,
+    missing_fields,
+    quality_band,
+    score_bin,
+)
+from customer_sync.transform.rules.segment import MARKET_SEGMENTS, country_value
+from customer_sync.transform.rules.tier import CUSTOMER_TIERS
 from src.data_processor import AccountingError, BusinessRules, CustomerDataProcessor
 from src.models import (
     CUSTOMER_FIELDS,
@@ -72,10 +94,10 @@ def oracle(records: Sequence[Any], rules: BusinessRules) -> ProcessResult:
     rejected = []
     for position, raw in enumerate(records):
         try:
-            accepted.append((position, normalize_record(raw, AS_OF, rules)))
+            accepted.append((position, normalize_record(raw, AS_OF, rules), raw))
         except InvalidRecord as exc:
             rejected.append(Rejection(exc.reason, raw, position))
-    parent = {position: position for position, _ in accepted}
+    parent = {position: position for position, _, _ in accepted}
 
     def find(node: int) -> int:
         while parent[node] != node:
@@ -87,16 +109,16 @@ def oracle(records: Sequence[Any], rules: BusinessRules) -> ProcessResult:
         parent[max(ra, rb)] = min(ra, rb)
 
     first_by_key: dict[Any, int] = {}
-    for position, rec in accepted:
+    for position, rec, _ in accepted:
         union(position, first_by_key.setdefault(("id", rec.customer_id), position))
         if rules.match_email and rec.email_key is not None:
             union(position, first_by_key.setdefault(("email", rec.email_key), position))
     groups = defaultdict(list)
-    for position, rec in accepted:
-        groups[find(position)].append((position, rec))
+    for position, rec, raw in accepted:
+        groups[find(position)].append((position, rec, raw))
     survivors, merges = [], []
     for members in groups.values():
-        _, best = min(
+        _, best, best_raw = min(
             members,
             key=lambda m: (
                 -m[1].data_quality_score,
@@ -106,7 +128,7 @@ def oracle(records: Sequence[Any], rules: BusinessRules) -> ProcessResult:
                 m[0],
             ),
         )
-        survivors.append(best.customer())
+        survivors.append((best.customer(), best_raw))
         merges.extend(
             Merge(
                 best.customer_id,
@@ -114,14 +136,66 @@ def oracle(records: Sequence[Any], rules: BusinessRules) -> ProcessResult:
                 "same_id" if rec.customer_id == best.customer_id else "same_email",
                 position,
             )
-            for position, rec in members
+            for position, rec, _ in members
             if rec is not best
         )
-    survivors.sort(key=lambda c: (c["full_name"], c["customer_id"]))
+    survivors.sort(key=lambda pair: (pair[0]["full_name"], pair[0]["customer_id"]))
     merges.sort(key=lambda m: m.position)
-    frame = pl.DataFrame(survivors, schema=CUSTOMER_SCHEMA)
+    customers = [customer for customer, _ in survivors]
+    raws = [raw for _, raw in survivors]
+    frame = pl.DataFrame(customers, schema=CUSTOMER_SCHEMA)
+    canonical = pl.DataFrame(
+        [canonical_values(raw, AS_OF, rules) for raw in raws], schema=CANONICAL_SCHEMA
+    )
     counts = ProcessCounts(len(records), len(survivors), len(merges), len(rejected))
-    return ProcessResult(frame, rejected, merges, counts)
+    quality = oracle_quality(records, customers, raws, rejected, rules)
+    return ProcessResult(frame, rejected, merges, counts, canonical, quality)
+
+
+_ALLOWED = {
+    "engagement_level": ENGAGEMENT_LEVELS,
+    "activity_status": ACTIVITY_STATUSES,
+    "acquisition_channel": ACQUISITION_CHANNELS,
+    "market_segment": MARKET_SEGMENTS,
+    "customer_tier": CUSTOMER_TIERS,
+    "data_quality_band": QUALITY_BANDS,
+}
+
+
+def oracle_quality(
+    records: Sequence[Any],
+    customers: list[Customer],
+    raws: list[dict[str, Any]],
+    rejected: list[Rejection],
+    rules: BusinessRules,
+) -> DataQuality:
+    """The run's DataQuality, counted one exported raw record at a time."""
+    fields = {}
+    for name in SCORED_FIELDS:
+        scored = [
+            raw for raw in raws if name != "region" or country_value(raw.get("country")) == "US"
+        ]
+        bad = sum(name in invalid_fields(raw, AS_OF, rules) for raw in scored)
+        absent = sum(name in missing_fields(raw) for raw in scored)
+        fields[name] = FieldQuality(len(scored) - bad, absent, bad - absent)
+    distributions: dict[str, dict[str, int]] = {}
+    for name, allowed in _ALLOWED.items():
+        seen = Counter(
+            quality_band(c["data_quality_score"], rules) if name == "data_quality_band" else c[name]
+            for c in customers
+        )
+        distributions[name] = {value: seen[value] for value in allowed}
+    bins = Counter(score_bin(c["data_quality_score"]) for c in customers)
+    reasons = Counter(reason_code(r.reason) for r in rejected)
+    objects = [raw for raw in records if isinstance(raw, dict)]
+    return DataQuality(
+        fields=fields,
+        distributions=distributions,
+        score_histogram={label: bins[label] for label in SCORE_BINS},
+        rejection_reasons=dict(reasons.most_common()),
+        records_seen=len(objects),
+        keys_seen={name: sum(name in raw for raw in objects) for name in SOURCE_FIELDS},
+    )
 
 
 def assert_same(result: ProcessResult, expected: ProcessResult) -> None:
@@ -129,6 +203,13 @@ def assert_same(result: ProcessResult, expected: ProcessResult) -> None:
     assert result.merges == expected.merges
     assert result.rejected == expected.rejected
     assert result.counts == expected.counts
+    assert result.canonical is not None
+    assert expected.canonical is not None
+    assert result.canonical.schema == expected.canonical.schema
+    assert result.canonical.to_dicts() == expected.canonical.to_dicts()
+    assert result.quality == expected.quality
+    assert result.quality_details() == expected.quality_details()
+    assert result.field_coverage() == expected.field_coverage()
 
 
 # --- strategies ---------------------------------------------------------------------------

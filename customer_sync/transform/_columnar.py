@@ -33,6 +33,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from ..frames import CANONICAL_SCHEMA, TIMESTAMP
+from ..models import SOURCE_FIELDS
 from ..rules import BusinessRules
 from . import geo
 from ._patterns import INT64_LIMIT, WHITESPACE
@@ -54,6 +56,8 @@ from .rules.quality import (
     MASK_DTYPE,
     SCORED_FIELDS,
     issue_mask_expr,
+    quality_band_expr,
+    quality_issues_expr,
     quality_score_expr,
 )
 from .rules.segment import (
@@ -67,25 +71,10 @@ from .rules.tier import CUSTOMER_TIERS, customer_tier_expr, plan_tier_expr, plan
 from .rules.timestamps import timestamp_stages
 from .rules.values import NOT_TEXT, Stages, numeric_text, text_value
 
-__all__ = ["CHUNK", "DERIVED_SCHEMA", "FIELDS", "Deriver", "Extractor"]
+__all__ = ["CHUNK", "DERIVED_SCHEMA", "FIELDS", "Deriver", "Extractor", "canonical_columns"]
 
 #: The raw fields read, in the order of the extracted frame.
-FIELDS: Final = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "created_at",
-    "last_login_at",
-    "updated_at",
-    "sessions_30d",
-    "orders_count",
-    "lifetime_value",
-    "signup_source",
-    "country",
-    "region",
-    "plan",
-)
+FIELDS: Final = SOURCE_FIELDS
 _TEXT_FIELDS: Final = frozenset(
     {"first_name", "last_name", "email", "signup_source", "country", "region", "plan"}
 )
@@ -103,7 +92,6 @@ CHUNK: Final = 1024
 _GET_ALL: Final = itemgetter(*FIELDS)
 _STR_OR_NONE: Final = frozenset({str, type(None)})
 _SMALL: Final = 256  # a column this short is mapped value by value
-_TIMESTAMP: Final = pl.Datetime("us", "UTC")
 
 #: Columns of a derived frame: one row per accepted record. The output fields, what
 #: deduplication needs (``email_key``, ``updated_at_us``), the canonical values, and two
@@ -131,8 +119,8 @@ DERIVED_SCHEMA: Final[dict[str, pl.DataType]] = {
     "sessions_30d": pl.Int64(),
     "orders_count": pl.Int64(),
     "signup_source": pl.Categorical(),
-    "created_at": _TIMESTAMP,
-    "last_login_at": _TIMESTAMP,
+    "created_at": TIMESTAMP,
+    "last_login_at": TIMESTAMP,
     "_issues": MASK_DTYPE,
     "_missing": MASK_DTYPE,
 }
@@ -182,14 +170,17 @@ def _text_series(name: str, values: Sequence[Any]) -> pl.Series:
         return pl.Series(name, list(map(_as_text, values)), dtype=pl.String)
 
 
-def _numeric_series(name: str, values: Sequence[Any]) -> pl.Series:
+def _numeric_series(name: str, values: list[Any]) -> pl.Series:
     # Polars writes ints as Python does, floats as a shortest round-trip decimal that the
     # grammars read back to the same number ("1.5e-7" where Python says "1.5e-07"), and
     # true/false, lists and objects as text that no grammar accepts.
     try:
-        return pl.Series(name, values, dtype=pl.String, strict=False)
+        series = pl.Series(name, values, dtype=pl.String, strict=False)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         pass  # an int beyond 128 bits, a lone surrogate, a mixed nested value
+    else:
+        if series.null_count() == values.count(None):  # null stays "absent or JSON null"
+            return series
     return pl.Series(name, list(map(_as_number_text, values)), dtype=pl.String)
 
 
@@ -398,8 +389,8 @@ def _outputs(rules: BusinessRules, as_of: datetime) -> tuple[list[pl.Expr], pl.E
         sessions.alias("sessions_30d"),
         orders.alias("orders_count"),
         pl.col("_source_value").cast(schema["signup_source"]).alias("signup_source"),
-        pl.col("_created").cast(_TIMESTAMP).alias("created_at"),
-        login.cast(_TIMESTAMP).alias("last_login_at"),
+        pl.col("_created").cast(TIMESTAMP).alias("created_at"),
+        login.cast(TIMESTAMP).alias("last_login_at"),
         pl.col("_issues"),
         missing.alias("_missing"),
     ], issues
@@ -457,3 +448,17 @@ class Deriver:
         for stage in self._stages:
             mapped = mapped.with_columns(stage)
         return mapped.select(self._outputs).collect()
+
+
+def canonical_columns(rules: BusinessRules) -> list[pl.Expr]:
+    """The columns of ``frames.CANONICAL_SCHEMA``, from a derived frame's columns."""
+    schema = CANONICAL_SCHEMA
+    renamed = {"email": "email_key", "updated_at": "updated_at_us"}
+    computed = {
+        "data_quality_band": quality_band_expr(pl.col("data_quality_score"), rules),
+        "quality_issues": quality_issues_expr(pl.col("_issues")),
+    }
+    return [
+        computed.get(name, pl.col(renamed.get(name, name))).cast(dtype).alias(name)
+        for name, dtype in schema.items()
+    ]

@@ -29,8 +29,9 @@ from ..errors import AccountingError, InvalidRecord
 from ..frames import CUSTOMER_SCHEMA
 from ..models import Merge, ProcessCounts, ProcessResult, Rejection
 from ..rules import BusinessRules
-from ._columnar import DERIVED_SCHEMA, Deriver, Extractor
+from ._columnar import DERIVED_SCHEMA, Deriver, Extractor, canonical_columns
 from .dedupe import plan_deduplication
+from .report import data_quality
 from .rules.customer_id import check_record
 
 __all__ = ["AccountingError", "CustomerDataProcessor"]
@@ -107,6 +108,7 @@ class _Run:
 
     def __init__(self, deriver: Deriver, match_email: bool) -> None:
         self._deriver = deriver
+        self._canonical = canonical_columns(deriver.rules)
         self._match_email = match_email
         self._records_in = 0
         self._rejected: list[Rejection] = []
@@ -162,12 +164,16 @@ class _Run:
         )
         self._derived = []
         survivors, merges = plan_deduplication(derived, match_email=self._match_email)
-        frame = (
-            survivors.select(list(CUSTOMER_SCHEMA))  # sort the compact Enum columns, then cast
-            .sort(["full_name", "customer_id"])
-            .select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
-            .collect()
+        # sort the compact columns (Enums, Categoricals, masks), then cast for the output
+        kept = survivors.drop("position").sort(["full_name", "customer_id"]).collect()
+        frame = kept.select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
+        canonical = kept.select(self._canonical)
+        rules = self._deriver.rules
+        extractor = self._extractor
+        quality = data_quality(
+            kept, rules, self._rejected, extractor.records_seen, extractor.keys_seen
         )
+        del kept
         counts = ProcessCounts(
             records_in=self._records_in,
             exported=frame.height,
@@ -175,7 +181,14 @@ class _Run:
             rejected=len(self._rejected),
         )
         _check_accounting(counts, merges, self._rejected, derived.height)
-        return ProcessResult(frame=frame, rejected=self._rejected, merges=merges, counts=counts)
+        return ProcessResult(
+            frame=frame,
+            rejected=self._rejected,
+            merges=merges,
+            counts=counts,
+            canonical=canonical,
+            quality=quality,
+        )
 
 
 def _check_accounting(

@@ -15,17 +15,19 @@ from typing import Any, Final
 from ..models import Customer
 from ..rules import BusinessRules
 from .rules.activity import activity_status
-from .rules.channel import acquisition_channel
+from .rules.channel import acquisition_channel, signup_source_value
+from .rules.counts import parse_count
 from .rules.customer_id import check_record
 from .rules.email import email_domain, email_key
 from .rules.engagement import engagement_level
-from .rules.names import full_name
-from .rules.quality import quality_score
-from .rules.segment import market_segment
-from .rules.tier import customer_tier
-from .rules.timestamps import timestamp_us
+from .rules.money import parse_money, round_cents
+from .rules.names import full_name, name_part
+from .rules.quality import invalid_fields, quality_band, quality_score
+from .rules.segment import country_value, market_segment, region_value
+from .rules.tier import customer_tier, plan_value
+from .rules.timestamps import parse_timestamp, timestamp_us
 
-__all__ = ["NormalizedRecord", "normalize_record"]
+__all__ = ["NormalizedRecord", "canonical_values", "normalize_record"]
 
 _DEFAULT_RULES: Final = BusinessRules()
 
@@ -83,3 +85,33 @@ def normalize_record(
         email_key=email_key(get("email")),
         updated_at_us=timestamp_us(get("updated_at"), as_of, rules),
     )
+
+
+def canonical_values(
+    raw: Any, as_of: datetime, rules: BusinessRules = _DEFAULT_RULES
+) -> dict[str, Any]:
+    """The canonical row of one raw record (``frames.CANONICAL_SCHEMA``'s columns, in order).
+
+    An invalid or missing value is None. :class:`InvalidRecord` if it must be rejected.
+    """
+    customer_id = check_record(raw)
+    get = raw.get
+    amount = parse_money(get("lifetime_value"))
+    return {
+        "customer_id": customer_id,
+        "email": email_key(get("email")),
+        "first_name": name_part(get("first_name")),
+        "last_name": name_part(get("last_name")),
+        "country": country_value(get("country")),
+        "region": region_value(get("country"), get("region")),
+        "plan": plan_value(get("plan")),
+        "lifetime_value": None if amount is None else round_cents(amount),
+        "sessions_30d": parse_count(get("sessions_30d")),
+        "orders_count": parse_count(get("orders_count")),
+        "signup_source": signup_source_value(get("signup_source")),
+        "created_at": parse_timestamp(get("created_at"), as_of, rules),
+        "last_login_at": parse_timestamp(get("last_login_at"), as_of, rules),
+        "updated_at": parse_timestamp(get("updated_at"), as_of, rules),
+        "data_quality_band": quality_band(quality_score(raw, as_of, rules), rules),
+        "quality_issues": list(invalid_fields(raw, as_of, rules)),
+    }

@@ -15,8 +15,9 @@ from .values import Stages, numeric_text
 
 __all__ = ["cents_expr", "money_stages", "parse_money", "round_cents"]
 
-#: At or above this many cents a float has no fraction left to round.
-_EXACT_CENTS: Final = 2.0**52
+#: From this many cents up (about 11 trillion) an amount is kept as it is: Polars and Python
+#: round half-way cents differently so close to 2**52, where floats have no fraction left.
+_EXACT_CENTS: Final = 2.0**50
 
 
 def parse_money(value: Any) -> float | None:
@@ -51,13 +52,21 @@ def money_stages(name: str, alias: str) -> Stages:
 
 
 def round_cents(amount: float) -> float:
-    """``amount`` rounded to 2 decimals: cents rounded half to even, in float arithmetic."""
+    """``amount`` rounded to cents: ``amount * 100`` rounded half to even, then divided by
+    100 (correctly rounded). From 2**50 cents up, the amount is kept as it is."""
     cents = amount * 100.0
     return round(cents) / 100 if abs(cents) < _EXACT_CENTS else amount
 
 
 def cents_expr(amount: pl.Expr) -> pl.Expr:
-    """:func:`round_cents` of a Float64 column."""
+    """:func:`round_cents` of a Float64 column of amounts (never negative).
+
+    The division goes through the decimal text of the cents, which parses to the
+    correctly rounded quotient: Polars may divide by multiplying with the reciprocal,
+    which is one ulp off for some amounts (8135 * 0.01 is 81.35000000000001).
+    """
     cents = amount * 100.0
-    rounded = cents.round(0, mode="half_to_even") / 100.0
-    return pl.when(cents.abs() < _EXACT_CENTS).then(rounded).otherwise(amount)
+    whole = cents.round(0, mode="half_to_even").cast(pl.Int64, strict=False)
+    digits = whole.cast(pl.String).str.pad_start(3, "0")
+    text = pl.concat_str([digits.str.head(-2), digits.str.tail(2)], separator=".")
+    return pl.when(cents.abs() < _EXACT_CENTS).then(text.cast(pl.Float64)).otherwise(amount)

@@ -3,7 +3,8 @@
 
 Scalar: :func:`invalid_fields`, :func:`missing_fields`, :func:`quality_score`,
 :func:`quality_band`, :func:`score_bin`. Columnar: :func:`issue_mask_expr` packs the
-per-field flags into one small integer per row (bit ``i`` is ``SCORED_FIELDS[i]``), and
+per-field flags into one small integer per row (bit ``i`` is ``SCORED_FIELDS[i]``, from
+:mod:`customer_sync.models`), and
 :func:`quality_score_expr`, :func:`quality_issues_expr`, :func:`quality_band_expr` and
 :func:`score_bin_expr` read it.
 """
@@ -16,6 +17,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from ...models import QUALITY_BANDS, SCORED_FIELDS
 from ...rules import BusinessRules
 from .channel import signup_source_is_valid
 from .counts import parse_count
@@ -41,21 +43,6 @@ __all__ = [
     "score_bin_expr",
 ]
 
-#: The scored fields, in a fixed order (the bit order of the issue masks).
-SCORED_FIELDS: Final = (
-    "email",
-    "first_name",
-    "last_name",
-    "created_at",
-    "last_login_at",
-    "sessions_30d",
-    "orders_count",
-    "lifetime_value",
-    "signup_source",
-    "country",
-    "region",
-)
-QUALITY_BANDS: Final = ("high", "medium", "low")
 #: The score histogram's bins, in steps of 10; the last one holds 100 too.
 SCORE_BINS: Final = (*(f"{low}-{low + 9}" for low in range(0, 90, 10)), "90-100")
 #: A Polars type that holds a mask of SCORED_FIELDS.
