@@ -71,7 +71,7 @@ from .rules.tier import CUSTOMER_TIERS, customer_tier_expr, plan_tier_expr, plan
 from .rules.timestamps import timestamp_stages
 from .rules.values import NOT_TEXT, Stages, numeric_text, text_value
 
-__all__ = ["CHUNK", "DERIVED_SCHEMA", "FIELDS", "Deriver", "Extractor", "canonical_columns"]
+__all__ = ["CHUNK", "DERIVED_SCHEMA", "FIELDS", "Deriver", "Extractor", "canonical_frame"]
 
 #: The raw fields read, in the order of the extracted frame.
 FIELDS: Final = SOURCE_FIELDS
@@ -450,15 +450,22 @@ class Deriver:
         return mapped.select(self._outputs).collect()
 
 
-def canonical_columns(rules: BusinessRules) -> list[pl.Expr]:
-    """The columns of ``frames.CANONICAL_SCHEMA``, from a derived frame's columns."""
-    schema = CANONICAL_SCHEMA
+def canonical_frame(derived: pl.DataFrame, rules: BusinessRules) -> pl.DataFrame:
+    """The frame of ``frames.CANONICAL_SCHEMA``, from a derived frame's columns.
+
+    ``quality_issues`` is built once per distinct issue mask (at most 2**11 of them, a
+    few dozen in practice) and gathered: a list built per row took 1.8 s for 300k rows.
+    """
+    masks = derived["_issues"]
+    distinct = masks.unique(maintain_order=True)
+    lists = pl.select(quality_issues_expr(pl.lit(distinct))).to_series()
+    index = masks.replace_strict(distinct, pl.int_range(distinct.len(), eager=True))
     renamed = {"email": "email_key", "updated_at": "updated_at_us"}
     computed = {
         "data_quality_band": quality_band_expr(pl.col("data_quality_score"), rules),
-        "quality_issues": quality_issues_expr(pl.col("_issues")),
+        "quality_issues": pl.lit(lists.gather(index)),
     }
-    return [
+    return derived.select(
         computed.get(name, pl.col(renamed.get(name, name))).cast(dtype).alias(name)
-        for name, dtype in schema.items()
-    ]
+        for name, dtype in CANONICAL_SCHEMA.items()
+    )

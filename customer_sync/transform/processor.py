@@ -29,7 +29,7 @@ from ..errors import AccountingError, InvalidRecord
 from ..frames import CUSTOMER_SCHEMA
 from ..models import Merge, ProcessCounts, ProcessResult, Rejection
 from ..rules import BusinessRules
-from ._columnar import DERIVED_SCHEMA, Deriver, Extractor, canonical_columns
+from ._columnar import DERIVED_SCHEMA, Deriver, Extractor, canonical_frame
 from .dedupe import plan_deduplication
 from .report import data_quality
 from .rules.customer_id import check_record
@@ -108,7 +108,6 @@ class _Run:
 
     def __init__(self, deriver: Deriver, match_email: bool) -> None:
         self._deriver = deriver
-        self._canonical = canonical_columns(deriver.rules)
         self._match_email = match_email
         self._records_in = 0
         self._rejected: list[Rejection] = []
@@ -167,8 +166,8 @@ class _Run:
         # sort the compact columns (Enums, Categoricals, masks), then cast for the output
         kept = survivors.drop("position").sort(["full_name", "customer_id"]).collect()
         frame = kept.select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
-        canonical = kept.select(self._canonical)
         rules = self._deriver.rules
+        canonical = canonical_frame(kept, rules)
         extractor = self._extractor
         quality = data_quality(
             kept, rules, self._rejected, extractor.records_seen, extractor.keys_seen

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from customer_sync.rules import BusinessRules
-from customer_sync.transform.rules.activity import activity_status
+from customer_sync.transform.rules.activity import activity_status, activity_status_expr
+from customer_sync.transform.rules.timestamps import timestamp_us
 from tests.transform.support import (
     AS_OF,
+    RULES,
+    run_expr,
 )
 
 # --- activity_status ---
@@ -45,3 +51,22 @@ def test_activity_window_follows_the_rules() -> None:
     login = (AS_OF - timedelta(days=8)).isoformat()
     assert activity_status(login, AS_OF, BusinessRules(active_days=7)) == "inactive"
     assert activity_status(login, AS_OF, BusinessRules(active_days=8)) == "active"
+
+
+@given(
+    st.lists(st.integers(min_value=-(10**6), max_value=10**6) | st.none(), max_size=20),
+    st.integers(min_value=0, max_value=60),
+)
+def test_activity_columnar_form_equals_the_scalar_form(
+    minutes: list[int | None], active_days: int
+) -> None:
+    """activity_status_expr agrees with activity_status around the active window."""
+    rules = BusinessRules(active_days=active_days)
+    logins = [
+        None if m is None else (AS_OF - timedelta(days=active_days, minutes=m)).isoformat()
+        for m in minutes
+    ]
+    moments = pl.Series([timestamp_us(v, AS_OF, rules) for v in logins], dtype=pl.Int64)
+    got = run_expr(activity_status_expr(pl.col("t"), AS_OF, rules), t=moments)
+    assert got == [activity_status(v, AS_OF, rules) for v in logins]
+    assert RULES.active_days == 30

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from customer_sync.transform.rules.channel import (
     acquisition_channel,
+    acquisition_channel_expr,
     signup_source_is_valid,
+    signup_source_value,
+    source_code,
 )
+from tests.transform.support import awkward, run_expr
 
 # --- acquisition_channel ------------------------------------------------------------------
 
@@ -69,3 +76,28 @@ def test_acquisition_channel(source: Any, expected: str) -> None:
 def test_signup_source_validity(source: Any, valid: bool) -> None:
     """A source is valid when it is a string with a letter or digit, known channel or not."""
     assert signup_source_is_valid(source) is valid
+
+
+@pytest.mark.parametrize(
+    ("source", "canonical"),
+    [
+        ("iOS App", "ios app"),
+        ("  Website\t", "website"),
+        ("referral", "referral"),
+        ("??", None),
+        ("", None),
+        (None, None),
+        (42, None),
+    ],
+)
+def test_canonical_signup_source(source: Any, canonical: str | None) -> None:
+    """The canonical source is the valid source lower-cased and stripped; else None."""
+    assert signup_source_value(source) == canonical
+
+
+@given(st.lists(awkward | st.sampled_from(["web", "iOS App", "e mail", "??"]), max_size=20))
+def test_channel_columnar_form_equals_the_scalar_form(values: list[Any]) -> None:
+    """acquisition_channel_expr over source codes agrees with acquisition_channel."""
+    codes = [source_code(v) if isinstance(v, str) else "invalid" for v in values]
+    got = run_expr(acquisition_channel_expr(pl.col("c")), c=pl.Series(codes, dtype=pl.String))
+    assert got == [acquisition_channel(v) for v in values]

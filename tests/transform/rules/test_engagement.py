@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from customer_sync.transform.rules.engagement import engagement_level
+from customer_sync.rules import BusinessRules
+from customer_sync.transform.rules.counts import parse_count
+from customer_sync.transform.rules.engagement import engagement_level, engagement_level_expr
 
 # --- engagement_level ---
 
@@ -35,3 +40,36 @@ from customer_sync.transform.rules.engagement import engagement_level
 def test_engagement_level(sessions: Any, orders: Any, activity: str, expected: str) -> None:
     """High from s >= 10 or (o >= 5 and active); medium from s >= 3 or o >= 1; else low."""
     assert engagement_level(sessions, orders, activity) == expected
+
+
+small_counts = st.none() | st.integers(0, 15) | st.sampled_from(["x", -1, "4"])
+
+
+@given(
+    st.lists(
+        st.tuples(small_counts, small_counts, st.sampled_from(["active", "inactive", "unknown"])),
+        max_size=20,
+    ),
+    st.integers(0, 12),
+    st.integers(0, 6),
+)
+def test_engagement_columnar_form_equals_the_scalar_form(
+    rows: list[tuple[Any, Any, str]], high_sessions: int, medium_orders: int
+) -> None:
+    """engagement_level_expr agrees with engagement_level for any thresholds."""
+    rules = BusinessRules(
+        high_sessions=high_sessions,
+        medium_sessions=min(3, high_sessions),
+        medium_orders=medium_orders,
+    )
+    frame = pl.DataFrame(
+        {
+            "s": [parse_count(s) for s, _, _ in rows],
+            "o": [parse_count(o) for _, o, _ in rows],
+            "a": [a for _, _, a in rows],
+        },
+        schema={"s": pl.Int64, "o": pl.Int64, "a": pl.String},
+    )
+    expr = engagement_level_expr(pl.col("s"), pl.col("o"), pl.col("a"), rules)
+    got = frame.select(expr.alias("out"))["out"].to_list()
+    assert got == [engagement_level(s, o, a, rules) for s, o, a in rows]

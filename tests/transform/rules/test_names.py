@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
-from customer_sync.transform.rules.names import full_name, name_part
+from customer_sync.transform.rules.names import full_name, full_name_expr, name_part
 from tests.transform.support import (
     LONE_SURROGATE,
     awkward,
+    run_expr,
 )
 
 # --- full_name ----------------------------------------------------------------------------
@@ -63,3 +66,12 @@ def test_name_part_is_idempotent(value: Any) -> None:
     """Cleaning a cleaned name part changes nothing."""
     part = name_part(value)
     assert part is None or name_part(part) == part
+
+
+@given(st.lists(st.tuples(awkward, awkward), max_size=20))
+def test_full_name_columnar_form_equals_the_scalar_form(pairs: list[tuple[Any, Any]]) -> None:
+    """full_name_expr over cleaned parts agrees with full_name."""
+    first = pl.Series([name_part(a) for a, _ in pairs], dtype=pl.String)
+    last = pl.Series([name_part(b) for _, b in pairs], dtype=pl.String)
+    got = run_expr(full_name_expr(pl.col("f"), pl.col("l")), f=first, l=last)
+    assert got == [full_name(a, b) for a, b in pairs]

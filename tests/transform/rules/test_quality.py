@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from customer_sync.models import SCORED_FIELDS
 from customer_sync.rules import BusinessRules
 from customer_sync.transform.rules.quality import (
+    SCORE_BINS,
     invalid_fields,
+    issue_mask_expr,
+    missing_fields,
     quality_band,
+    quality_band_expr,
+    quality_issues_expr,
     quality_score,
+    quality_score_expr,
+    score_bin,
+    score_bin_expr,
 )
 from tests.transform.support import (
     AS_OF,
+    run_expr,
 )
 
 # --- data_quality_score -------------------------------------------------------------------
@@ -106,3 +119,47 @@ def test_score_has_a_floor_of_zero() -> None:
 def test_quality_band(score: int, band: str) -> None:
     """Bands: high >= 90, medium 70-89, low < 70."""
     assert quality_band(score) == band
+
+
+def test_missing_fields_are_absent_or_null_only() -> None:
+    """A missing field is an absent key or JSON null; a present but bad value is not."""
+    raw = {**CLEAN, "email": None, "first_name": 42, "sessions_30d": "many"}
+    del raw["last_name"]
+    assert missing_fields(raw) == ("email", "last_name")
+    assert missing_fields({**CLEAN, "region": None}) == ("region",)
+    assert missing_fields({**CLEAN, "country": "DE", "region": None}) == ()
+
+
+@pytest.mark.parametrize(
+    ("score", "label"),
+    [(0, "0-9"), (9, "0-9"), (10, "10-19"), (89, "80-89"), (90, "90-100"), (100, "90-100")],
+)
+def test_score_bins(score: int, label: str) -> None:
+    """Scores fall in bins of 10; the last bin holds 90 to 100."""
+    assert score_bin(score) == label
+    assert len(SCORE_BINS) == 10
+
+
+@given(
+    st.lists(st.sets(st.sampled_from(SCORED_FIELDS)), max_size=20),
+    st.integers(0, 100),
+)
+def test_quality_columnar_forms_equal_the_scalar_forms(
+    issue_sets: list[set[str]], penalty: int
+) -> None:
+    """Mask, score, band, bin and issues list agree with the scalar rules."""
+    rules = BusinessRules(quality_penalty=penalty)
+    flags = {
+        name: pl.Series([name in issues for issues in issue_sets], dtype=pl.Boolean)
+        for name in SCORED_FIELDS
+    }
+    mask = run_expr(issue_mask_expr([pl.col(name) for name in SCORED_FIELDS]), **flags)
+    masks = pl.Series(mask, dtype=pl.UInt16)
+    scores = [max(0, 100 - penalty * len(issues)) for issues in issue_sets]
+    assert run_expr(quality_score_expr(pl.col("m"), rules), m=masks) == scores
+    ordered = [[name for name in SCORED_FIELDS if name in issues] for issues in issue_sets]
+    assert run_expr(quality_issues_expr(pl.col("m")), m=masks) == ordered
+    score_column = pl.Series(scores, dtype=pl.Int16)
+    bands = run_expr(quality_band_expr(pl.col("s"), rules), s=score_column)
+    assert bands == [quality_band(score, rules) for score in scores]
+    assert run_expr(score_bin_expr(pl.col("s")), s=score_column) == list(map(score_bin, scores))

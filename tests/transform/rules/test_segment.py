@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pycountry
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from customer_sync.transform import geo
 from customer_sync.transform.rules.segment import (
+    country_value,
     market_segment,
+    market_segment_expr,
+    region_expr,
+    region_text,
+    region_value,
+    state_value,
 )
+from tests.transform.support import awkward, run_expr
 
 # --- market_segment -----------------------------------------------------------------------
 
@@ -90,3 +100,39 @@ def test_every_iso_country_resolves_by_code_and_name() -> None:
     for country in pycountry.countries:
         for spelling in (country.alpha_2, country.alpha_3.lower(), country.name.upper()):
             assert geo.country_code(spelling) == country.alpha_2, spelling
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "canonical"),
+    [
+        ("usa", "california", "CA"),
+        ("US", "US-NY", "NY"),
+        ("US", "PR", None),  # a territory is not a state
+        ("US", None, None),
+        ("Germany", "  Bavaria  ", "Bavaria"),
+        ("DE", "--", None),
+        (None, "Ontario", "Ontario"),
+        ("Narnia", 7, None),
+    ],
+)
+def test_canonical_region(country: Any, region: Any, canonical: str | None) -> None:
+    """US customers get a state code; others the region text, whitespace collapsed."""
+    assert region_value(country, region) == canonical
+
+
+countries = awkward | st.sampled_from(["US", "usa", "DEU", "Japan", "Brazil", "Narnia"])
+regions = awkward | st.sampled_from(["CA", "ny", "Texas", "PR", "Bavaria"])
+
+
+@given(st.lists(st.tuples(countries, regions), max_size=20))
+def test_segment_columnar_form_equals_the_scalar_form(pairs: list[tuple[Any, Any]]) -> None:
+    """market_segment_expr and region_expr agree with market_segment and region_value."""
+    columns = {
+        "c": pl.Series([country_value(c) for c, _ in pairs], dtype=pl.String),
+        "s": pl.Series([state_value(r) for _, r in pairs], dtype=pl.String),
+        "t": pl.Series([region_text(r) for _, r in pairs], dtype=pl.String),
+    }
+    got = run_expr(market_segment_expr(pl.col("c"), pl.col("s")), **columns)
+    assert got == [market_segment(c, r) for c, r in pairs]
+    regions_got = run_expr(region_expr(pl.col("c"), pl.col("s"), pl.col("t")), **columns)
+    assert regions_got == [region_value(c, r) for c, r in pairs]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from customer_sync.rules import BusinessRules
+from customer_sync.transform.rules.money import parse_money
 from customer_sync.transform.rules.tier import (
     customer_tier,
+    customer_tier_expr,
+    plan_tier,
+    plan_tier_expr,
+    plan_value,
 )
+from tests.transform.support import RULES, awkward, run_expr
 
 # --- customer_tier ---
 
@@ -54,3 +63,35 @@ def test_tier_thresholds_follow_the_rules() -> None:
         "premium",
         "enterprise",
     ]
+
+
+@pytest.mark.parametrize(
+    ("plan", "canonical", "tier"),
+    [
+        (" PRO ", "pro", "premium"),
+        ("Enterprise", "enterprise", "enterprise"),
+        ("Gold", "gold", None),  # a real but unknown plan is kept
+        ("  ", None, None),
+        ("--", None, None),
+        (None, None, None),
+        (3, None, None),
+    ],
+)
+def test_canonical_plan(plan: Any, canonical: str | None, tier: str | None) -> None:
+    """The canonical plan is stripped and case-folded; the tier reads it."""
+    assert plan_value(plan) == canonical
+    assert plan_tier(plan) == tier
+
+
+plans = awkward | st.sampled_from(["Enterprise", "PRO", "free", "gold", " plus "])
+amounts = awkward | st.floats(0, 20_000) | st.sampled_from(["$10,000", "USD 999.99", "1000"])
+
+
+@given(st.lists(st.tuples(plans, amounts), max_size=20))
+def test_tier_columnar_form_equals_the_scalar_form(pairs: list[tuple[Any, Any]]) -> None:
+    """customer_tier_expr over canonical plans and parsed amounts agrees with customer_tier."""
+    plan_column = pl.Series([plan_value(p) for p, _ in pairs], dtype=pl.String)
+    amount_column = pl.Series([parse_money(a) for _, a in pairs], dtype=pl.Float64)
+    expr = customer_tier_expr(plan_tier_expr(pl.col("p")), pl.col("a"), RULES)
+    got = run_expr(expr, p=plan_column, a=amount_column)
+    assert got == [customer_tier(p, a) for p, a in pairs]

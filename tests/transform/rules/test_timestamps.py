@@ -10,14 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from customer_sync.rules import BusinessRules
+from customer_sync.transform._patterns import EPOCH, ISO_TIMESTAMP
 from customer_sync.transform.rules.timestamps import (
     micros,
     parse_timestamp,
+    timestamp_stages,
     timestamp_us,
 )
 from tests.transform.support import (
     AS_OF,
     HUGE,
+    RULES,
+    awkward,
+    numeric_column,
+    run_stages,
     utc,
 )
 
@@ -112,3 +118,23 @@ def test_iso_and_epoch_spellings_agree(moment: datetime) -> None:
     assert timestamp_us(shifted.isoformat(), AS_OF) == expected
     assert timestamp_us(expected // 1_000_000, AS_OF) == expected // 1_000_000 * 1_000_000
     assert timestamp_us(str(expected // 1000), AS_OF) == expected // 1000 * 1000
+
+
+timestamp_values = (
+    awkward
+    | st.from_regex(ISO_TIMESTAMP, fullmatch=True)
+    | st.from_regex(EPOCH, fullmatch=True)
+    | st.integers(min_value=0, max_value=10**14)
+    | st.floats(min_value=0, max_value=1e14)
+    | st.datetimes(min_value=datetime(1985, 1, 1), max_value=datetime(2025, 6, 5)).map(
+        lambda moment: moment.replace(tzinfo=UTC).isoformat()
+    )
+)
+
+
+@given(st.lists(timestamp_values, max_size=20))
+def test_timestamp_columnar_form_equals_the_scalar_form(values: list[Any]) -> None:
+    """timestamp_stages reads every raw value exactly as timestamp_us does."""
+    stages = timestamp_stages("value", "out", AS_OF, RULES)
+    expected = [timestamp_us(v, AS_OF, RULES) for v in values]
+    assert run_stages(stages, numeric_column(values)) == expected
