@@ -6,6 +6,7 @@ Scalar: :func:`parse_money`. Columnar: :func:`money_stages` over stripped text.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any, Final
 
 import polars as pl
@@ -18,6 +19,7 @@ __all__ = ["cents_expr", "money_stages", "parse_money", "round_cents"]
 #: From this many cents up (about 11 trillion) an amount is kept as it is: Polars and Python
 #: round half-way cents differently so close to 2**52, where floats have no fraction left.
 _EXACT_CENTS: Final = 2.0**50
+_CENT: Final = Decimal("0.01")
 
 
 def parse_money(value: Any) -> float | None:
@@ -61,12 +63,11 @@ def round_cents(amount: float) -> float:
 def cents_expr(amount: pl.Expr) -> pl.Expr:
     """:func:`round_cents` of a Float64 column of amounts (never negative).
 
-    The division goes through the decimal text of the cents, which parses to the
-    correctly rounded quotient: Polars may divide by multiplying with the reciprocal,
-    which is one ulp off for some amounts (8135 * 0.01 is 81.35000000000001).
+    The division is exact in decimal (cents times 0.01) and rounded once, to the nearest
+    float, like Python's ``int / 100``: a float division may be done by multiplying with
+    the reciprocal, one ulp off for some amounts (8135 * 0.01 is 81.35000000000001).
     """
     cents = amount * 100.0
     whole = cents.round(0, mode="half_to_even").cast(pl.Int64, strict=False)
-    digits = whole.cast(pl.String).str.pad_start(3, "0")
-    text = pl.concat_str([digits.str.head(-2), digits.str.tail(2)], separator=".")
-    return pl.when(cents.abs() < _EXACT_CENTS).then(text.cast(pl.Float64)).otherwise(amount)
+    exact = (whole.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(pl.Float64)
+    return pl.when(cents.abs() < _EXACT_CENTS).then(exact).otherwise(amount)
