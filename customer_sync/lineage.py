@@ -39,7 +39,7 @@ class RecordRefs:
     """Stable references of raw records by input position; explains merges."""
 
     def __init__(self, *, match_email: bool = True) -> None:
-        from .transform.normalizers import email_key, normalize_id
+        from .transform import email_key, normalize_id
 
         self._normalize_id = normalize_id
         self._email_key = email_key
