@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, get_args
 from pydantic.fields import FieldInfo
 
 from . import __version__
-from .config import Settings, env_var, flag, load_settings, unknown_variables, utcnow
+from .config import (
+    REPORT_OFF,
+    Settings,
+    env_var,
+    flag,
+    load_settings,
+    unknown_variables,
+    utcnow,
+)
 from .errors import ConfigError, PipelineError
 from .events import Hook, fan_out
 from .logs import configure_logging, log_hook
@@ -139,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
                     flag(name), dest=name, metavar=name.upper(), default=argparse.SUPPRESS,
                     help=help_text,
                 )
+            if extra.get("off"):
+                group.add_argument(
+                    f"--no-{flag(name)[2:]}", dest=name, action="store_const", const=REPORT_OFF,
+                    default=argparse.SUPPRESS, help=f"No {name} (same as {flag(name)} off).",
+                )
     return parser
 
 
@@ -229,7 +242,14 @@ def _main(
         return exc.exit_code
     # With --output - the document went to stdout: the summary goes to stderr.
     print(format_summary(report), file=err if report.sink.target == "-" else out)
+    for line in warning_lines(report.metadata):  # loud: whatever the log level
+        print(line, file=err)
     return EXIT_OK
+
+
+def warning_lines(metadata: Mapping[str, Any]) -> list[str]:
+    """The end-of-run warnings about fields the source did not send."""
+    return [f"warning: {w['message']}" for w in metadata.get("source_field_warnings", [])]
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -364,6 +384,7 @@ def format_summary(report: RunReport) -> str:
         f"  duplicates  {counts.duplicates_merged:>9,}  merged",
         f"  rejected    {counts.rejected:>9,}",
         f"  exported    {counts.exported:>9,}  -> {report.sink.target}",
+        *([f"  report      {report.report_path}"] if report.report_path else []),
         f"  quality     high {bands['high_quality']:,} / medium {bands['medium_quality']:,}"
         f" / low {bands['low_quality']:,}",
         f"  retries     {retries}; rate-limited {stats.rate_limited}",

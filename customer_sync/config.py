@@ -25,6 +25,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from . import __version__
 from .errors import ConfigError
+from .quality import SOURCE_FIELDS
 from .redaction import mask_url
 from .rules import BusinessRules
 
@@ -43,6 +44,9 @@ DEFAULT_USER_AGENT = f"customer-sync-pipeline/{__version__}"
 
 ENV_PREFIX = "PIPELINE_"
 
+#: ``--no-report`` (or ``PIPELINE_REPORT=off``): no HTML report.
+REPORT_OFF = "off"
+
 _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "_ENVIRON", default=None
 )
@@ -51,8 +55,10 @@ _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
 API, OUTPUT, RULES, RUN, SIM = "API", "Output", "Business rules", "Run", "Built-in simulator"
 
 
-def _f(default: Any, group: str, help: str, **kw: Any) -> Any:
-    return Field(default, description=help, json_schema_extra={"group": group}, **kw)
+def _f(default: Any, group: str, help: str, *, off: bool = False, **kw: Any) -> Any:
+    """A setting; ``off=True`` adds a ``--no-NAME`` flag that sets it to ``off``."""
+    extra: dict[str, Any] = {"group": group, "off": True} if off else {"group": group}
+    return Field(default, description=help, json_schema_extra=extra, **kw)
 
 
 class ClientSettings(BaseModel):
@@ -152,6 +158,14 @@ class Settings(ClientSettings, BaseSettings):
         24.0, OUTPUT, "Discard a checkpoint older than this, hours.", gt=0
     )
     fresh: bool = _f(False, OUTPUT, "Ignore any checkpoint and fetch everything.")
+    report: str | None = _f(
+        None, OUTPUT, "HTML data-quality report. Unset: <output stem>.report.html next to the "
+        "output; off (--no-report): none.", off=True,
+    )
+    require_fields: str | None = _f(
+        None, OUTPUT, "Comma-separated source fields that must not be missing: fail the run "
+        "(exit 1, previous output kept) when the source leaves one out of over 90% of records.",
+    )
 
     # --- Run ---------------------------------------------------------------------------
     as_of: datetime | None = _f(
@@ -196,6 +210,26 @@ class Settings(ClientSettings, BaseSettings):
         if port == 0:
             raise ValueError("the port must be a number from 1 to 65535")
         return value.rstrip("/")
+
+    @field_validator("report")
+    @classmethod
+    def _report(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.strip().lower() in ("", "off", "none", "false", "no", "0"):
+            return REPORT_OFF
+        return value
+
+    @field_validator("require_fields")
+    @classmethod
+    def _known_fields(cls, value: str | None) -> str | None:
+        names = [name.strip() for name in (value or "").split(",") if name.strip()]
+        unknown = [name for name in names if name not in SOURCE_FIELDS]
+        if unknown:
+            raise ValueError(
+                f"unknown field {unknown[0]!r}; choose from {', '.join(SOURCE_FIELDS)}"
+            )
+        return ",".join(dict.fromkeys(names)) or None
 
     @field_validator("as_of")
     @classmethod
@@ -268,6 +302,21 @@ class Settings(ClientSettings, BaseSettings):
         return str(self.output) == "-"
 
     @property
+    def report_path(self) -> Path | None:
+        """Where the HTML report goes: ``--report``, else ``<output stem>.report.html``."""
+        if self.report == REPORT_OFF:
+            return None
+        if self.report is None:
+            if self.writes_to_stdout:  # --output -: no file to sit next to
+                return None
+            return self.output.with_name(f"{self.output.stem}.report.html")
+        return Path(self.report)
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(self.require_fields.split(",")) if self.require_fields else ()
+
+    @property
     def checkpoint_dir(self) -> Path:
         if self.state_dir is not None:
             return self.state_dir
@@ -318,6 +367,8 @@ def markdown_table() -> str:
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, Mapping) else {}
         shown = f"--[no-]{flag(name)[2:]}" if info.annotation is bool else flag(name)
+        if extra.get("off"):
+            shown = f"{flag(name)}` / `--no-{flag(name)[2:]}"
         rows.append(
             f"| `{shown}` | `{env_var(name)}` | `{_default_text(name)}` | "
             f"{extra.get('group', '')} | {info.description} |"

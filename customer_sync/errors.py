@@ -10,6 +10,7 @@
     │       └── IncompleteSyncError   records missing after paging; never finish silently short
     ├── SinkError                 the output cannot be written (exit 1)
     ├── AccountingError           records in != exported + merged + rejected: a bug (exit 1)
+    ├── RequiredFieldsMissing     --require-fields named a field the source left out (exit 1)
     └── InvalidRecord             one bad record; set aside with ``.reason`` and ``.record``,
                                   never crashes a run
 
@@ -30,6 +31,7 @@ __all__ = [
     "IncompleteSyncError",
     "InvalidRecord",
     "PipelineError",
+    "RequiredFieldsMissing",
     "RetriableAPIError",
     "RetryBudgetExhausted",
     "SinkError",
@@ -124,6 +126,10 @@ class SinkError(PipelineError):
 
 class AccountingError(PipelineError):
     """Records in != exported + merged + rejected. Always a bug, never bad data."""
+
+
+class RequiredFieldsMissing(PipelineError):
+    """A field named by ``--require-fields`` is absent from most records. Nothing is written."""
 
 
 class InvalidRecord(PipelineError):

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import random as random_module
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
@@ -22,12 +23,14 @@ import httpx
 from . import __version__
 from .checkpoint import Checkpoint
 from .config import Settings
-from .errors import AccountingError, PipelineError
+from .errors import AccountingError, PipelineError, RequiredFieldsMissing
 from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
 from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
+from .quality import field_warnings, unmet_requirements
 from .redaction import mask_url
+from .report import check_report_writable, write_report
 from .sink.base import Sink, SinkReport
 from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
 from .sink.summary import summary_report
@@ -50,6 +53,7 @@ class RunReport:
     sink: SinkReport
     metadata: dict[str, Any]
     durations: dict[str, float] = field(default_factory=dict)
+    report_path: Path | None = None
 
 
 @contextlib.contextmanager
@@ -119,6 +123,8 @@ def run_pipeline(
         credentials=settings.secret_values(),
     )
     sink.check_writable()  # fail before any fetching
+    if settings.report_path is not None:
+        check_report_writable(settings.report_path)
     checkpoint.check_writable()
     if not settings.verify_tls:
         hook(Event("tls_verification_disabled", clock(), {}))
@@ -138,7 +144,7 @@ def run_pipeline(
                 hook=hook,
                 page_store=checkpoint,
             )
-            stats = asyncio.run(_fetch_and_transform(client, processor, refs))
+            stats, arrivals = asyncio.run(_fetch_and_transform(client, processor, refs, clock))
         durations["fetch_and_transform"] = clock() - started
 
         mark = clock()
@@ -157,9 +163,16 @@ def run_pipeline(
                 **_metadata(settings, result, stats, base_url, simulated, as_of, durations),
             },
         )
+        metadata["run_stats"]["page_timeline"] = page_timeline(arrivals, started)
+        metadata["source_field_warnings"] = _field_warnings(metadata)
+        _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
         sink_report = sink.write(result, metadata)
         metadata = dict(sink_report.metadata) or metadata  # as written (the set's files)
         durations["export"] = clock() - mark
+        if settings.report_path is not None:
+            mark = clock()
+            _write_report(settings.report_path, metadata, result)
+            durations["report"] = clock() - mark
     except KeyboardInterrupt:
         kept = checkpoint.pages_on_disk()
         raise Interrupted(
@@ -171,7 +184,59 @@ def run_pipeline(
     checkpoint.clear()
     durations["total"] = clock() - started
     hook(Event("exported", clock(), {"output": sink_report.target, **_counts(result)}))
-    return RunReport(result, stats, sink_report, metadata, durations)
+    return RunReport(result, stats, sink_report, metadata, durations, settings.report_path)
+
+
+def _write_report(path: Path, metadata: dict[str, Any], result: ProcessResult) -> None:
+    """The HTML report, written atomically after the JSON sink.
+
+    A step of its own so that it can join the output set (the JSON file and its side
+    files, replaced together) when that lands: it renders from the very metadata object
+    the JSON file holds.
+    """
+    write_report(path, metadata, result.rejected)
+
+
+def _field_warnings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings for fields the source left out (empty without coverage figures)."""
+    coverage = metadata.get("source_field_coverage")
+    if not coverage:
+        return []
+    details = metadata.get("data_quality_details") or {}
+    distributions = details.get("derived_fields") or metadata.get("summary", {})
+    return [
+        dict(warning)
+        for warning in field_warnings(coverage, distributions, metadata["total_customers"])
+    ]
+
+
+def _warn_and_require(
+    settings: Settings, metadata: dict[str, Any], hook: Hook, clock: Callable[[], float]
+) -> None:
+    """Tell the hooks about each missing-field warning; fail if a required field is one."""
+    warnings = metadata["source_field_warnings"]
+    for warning in warnings:
+        hook(Event("source_fields_missing", clock(), {"message": warning["message"]}))
+    unmet = unmet_requirements(warnings, settings.required_fields)
+    if unmet:
+        first = next(w for w in warnings if unmet[0] in w["fields"])
+        raise RequiredFieldsMissing(
+            f"required field {', '.join(unmet)} missing: {first['message']}",
+            hint="the previous output is intact; fix the source or drop it from "
+            "--require-fields",
+        )
+
+
+def page_timeline(arrivals: Sequence[float], started: float, points: int = 120) -> list[
+    list[float]
+]:
+    """Pages received over time as ``[[seconds since start, pages so far], ...]``,
+    thinned to at most ``points`` (plus the last page) so the metadata stays small."""
+    step = max(1, -(-len(arrivals) // points))
+    picked = list(range(step - 1, len(arrivals), step))
+    if arrivals and picked[-1:] != [len(arrivals) - 1]:
+        picked.append(len(arrivals) - 1)
+    return [[round(arrivals[i] - started, 3), i + 1] for i in picked]
 
 
 def _simulator_label(settings: Settings) -> str | None:
@@ -188,13 +253,19 @@ def _stdout() -> BinaryIO:
 
 
 async def _fetch_and_transform(
-    client: CustomerAPIClient, processor: CustomerDataProcessor, refs: RecordRefs
-) -> RunStats:
+    client: CustomerAPIClient,
+    processor: CustomerDataProcessor,
+    refs: RecordRefs,
+    clock: Callable[[], float],
+) -> tuple[RunStats, list[float]]:
+    """Fetch and transform; also the clock reading at each page's arrival."""
+    arrivals: list[float] = []
     async with client:
         async for page in client.iter_pages():
+            arrivals.append(clock())
             refs.add_page(page.number, page.records)
             processor.add_batch(page.records)
-        return client.stats
+        return client.stats, arrivals
 
 
 def _counts(result: ProcessResult) -> dict[str, int]:

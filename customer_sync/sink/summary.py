@@ -10,7 +10,15 @@ import polars as pl
 from ..frames import CUSTOMER_SCHEMA
 from ..rules import BusinessRules
 
-__all__ = ["BREAKDOWN_FIELDS", "quality_band", "quality_summary", "summary_report", "to_frame"]
+__all__ = [
+    "BREAKDOWN_FIELDS",
+    "CROSS_TABS",
+    "cross_tab",
+    "quality_band",
+    "quality_summary",
+    "summary_report",
+    "to_frame",
+]
 
 #: The default thresholds (``BusinessRules`` is frozen, so one shared instance is safe).
 DEFAULT_RULES = BusinessRules()
@@ -21,6 +29,12 @@ BREAKDOWN_FIELDS = (
     "acquisition_channel",
     "market_segment",
     "customer_tier",
+)
+
+#: Pairs of derived fields counted together: ``{row value: {column value: count}}``.
+CROSS_TABS = (
+    ("market_segment", "customer_tier"),
+    ("engagement_level", "acquisition_channel"),
 )
 
 
@@ -48,7 +62,8 @@ def quality_summary(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) -
 
 
 def summary_report(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) -> dict[str, Any]:
-    """Quality bands plus counts per engagement, activity, channel, segment and tier."""
+    """Quality bands, counts per engagement, activity, channel, segment and tier, and the
+    cross tabs of :data:`CROSS_TABS` (``market_segment_by_customer_tier``, ...)."""
     report: dict[str, Any] = {
         "total_customers": frame.height,
         "data_quality_summary": quality_summary(frame, rules),
@@ -58,4 +73,16 @@ def summary_report(frame: pl.DataFrame, rules: BusinessRules = DEFAULT_RULES) ->
         report[name] = {
             str(row[name]): int(row["count"]) for row in counts.sort(name).iter_rows(named=True)
         }
+    for rows, columns in CROSS_TABS:
+        report[f"{rows}_by_{columns}"] = cross_tab(frame, rows, columns)
     return report
+
+
+def cross_tab(frame: pl.DataFrame, rows: str, columns: str) -> dict[str, dict[str, int]]:
+    """Customers counted by two fields: ``{row value: {column value: count}}``, in the
+    fields' own order, pairs with no customer left out."""
+    table: dict[str, dict[str, int]] = {}
+    counts = frame.group_by([rows, columns]).len().sort([rows, columns])
+    for row, column, count in counts.iter_rows():
+        table.setdefault(str(row), {})[str(column)] = int(count)
+    return table

@@ -1,0 +1,52 @@
+"""The HTML data-quality report (``--report``): rendered from the run's metadata, written
+atomically next to the JSON output.
+
+:func:`render_report` builds the page (:mod:`.page`, charts in :mod:`.charts`);
+:func:`write_report` writes it; :func:`check_report_writable` fails before any fetching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import SinkError
+from ..models import Rejection
+from ..sink.atomic import sweep_stale_temps, write_chunks
+from .page import mask_emails, rejection_examples, render_report
+
+__all__ = [
+    "check_report_writable",
+    "mask_emails",
+    "rejection_examples",
+    "render_report",
+    "write_report",
+]
+
+
+def check_report_writable(path: Path) -> None:
+    """Raise :class:`SinkError` now, before fetching, if the report cannot be written."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise SinkError(
+            f"report directory {str(directory)!r} does not exist",
+            hint="create it, choose another --report, or pass --no-report",
+        )
+    if path.is_dir():
+        raise SinkError(f"report {str(path)!r} is a directory", hint="name a file")
+    sweep_stale_temps(path)
+
+
+def write_report(
+    path: Path, metadata: Mapping[str, Any], rejected: Iterable[Rejection] = ()
+) -> int:
+    """Render and atomically write the report; return its size in bytes."""
+    page = render_report(metadata, rejection_examples(rejected)).encode("utf-8")
+    try:
+        return write_chunks(path, [page])
+    except OSError as exc:
+        raise SinkError(
+            f"cannot write report {str(path)!r}: {exc.strerror or exc}",
+            hint="the previous report is intact",
+        ) from exc
