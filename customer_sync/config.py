@@ -25,7 +25,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from . import __version__
 from .errors import ConfigError
-from .quality import SOURCE_FIELDS
+from .quality import RULE_FIELDS
 from .redaction import mask_url
 from .rules import BusinessRules
 
@@ -159,12 +159,13 @@ class Settings(ClientSettings, BaseSettings):
     )
     fresh: bool = _f(False, OUTPUT, "Ignore any checkpoint and fetch everything.")
     report: str | None = _f(
-        None, OUTPUT, "HTML data-quality report. Unset: <output stem>.report.html next to the "
-        "output; off (--no-report): none.", off=True,
+        None, OUTPUT, "HTML data-quality report. Unset: next to the output, named like it with "
+        ".report.html; off (--no-report): none.", off=True,
     )
     require_fields: str | None = _f(
         None, OUTPUT, "Comma-separated source fields that must not be missing: fail the run "
-        "(exit 1, previous output kept) when the source leaves one out of over 90% of records.",
+        "(exit 1, previous output kept) when the source leaves one out of over 90 percent of "
+        "records.",
     )
 
     # --- Run ---------------------------------------------------------------------------
@@ -224,10 +225,10 @@ class Settings(ClientSettings, BaseSettings):
     @classmethod
     def _known_fields(cls, value: str | None) -> str | None:
         names = [name.strip() for name in (value or "").split(",") if name.strip()]
-        unknown = [name for name in names if name not in SOURCE_FIELDS]
+        unknown = [name for name in names if name not in RULE_FIELDS]
         if unknown:
             raise ValueError(
-                f"unknown field {unknown[0]!r}; choose from {', '.join(SOURCE_FIELDS)}"
+                f"unknown field {unknown[0]!r}; choose from {', '.join(RULE_FIELDS)}"
             )
         return ",".join(dict.fromkeys(names)) or None
 

@@ -203,7 +203,7 @@ def _field_warnings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
     if not coverage:
         return []
     details = metadata.get("data_quality_details") or {}
-    distributions = details.get("derived_fields") or metadata.get("summary", {})
+    distributions = details.get("distributions") or metadata.get("summary", {})
     return [
         dict(warning)
         for warning in field_warnings(coverage, distributions, metadata["total_customers"])

@@ -23,7 +23,7 @@ __all__ = [
     "ABSENT_SHARE_LIMIT",
     "RULE_INPUTS",
     "SCORE_ONLY_FIELDS",
-    "SOURCE_FIELDS",
+    "RULE_FIELDS",
     "FieldWarning",
     "field_warnings",
     "format_share",
@@ -48,7 +48,7 @@ RULE_INPUTS: Final[Mapping[str, tuple[str, ...]]] = {
 SCORE_ONLY_FIELDS: Final = ("created_at",)
 
 #: Every raw field that feeds a business rule: the names ``--require-fields`` accepts.
-SOURCE_FIELDS: Final[tuple[str, ...]] = (
+RULE_FIELDS: Final[tuple[str, ...]] = (
     *(name for inputs in RULE_INPUTS.values() for name in inputs),
     *SCORE_ONLY_FIELDS,
 )
@@ -102,7 +102,7 @@ def field_warnings(
     absent = {
         name: 1.0 - float(share)
         for name, share in coverage.items()
-        if name in SOURCE_FIELDS and 1.0 - float(share) > limit
+        if name in RULE_FIELDS and 1.0 - float(share) > limit
     }
     warnings: list[FieldWarning] = []
     for derived, inputs in RULE_INPUTS.items():

@@ -19,6 +19,7 @@ from typing import Any, Final
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from matplotlib.typing import RcKeyType
 
 __all__ = [
     "bar_chart",
@@ -37,7 +38,7 @@ RED: Final = "#c23030"
 GREEN: Final = "#2e8540"
 PALETTE: Final = ("#2f6fb0", "#d9822b", "#2e8540", "#8e44ad", "#c23030", "#7b8794")
 
-_STYLE: Final[Mapping[str, Any]] = {
+_STYLE: Final[dict[RcKeyType, Any]] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "customer-sync-report",
     "font.family": "sans-serif",
@@ -58,14 +59,14 @@ _METADATA = re.compile(rb"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 @contextmanager
 def _figure(width: float, height: float) -> Iterator[Figure]:
-    with mpl.rc_context(dict(_STYLE)):
+    with mpl.rc_context(_STYLE):
         yield Figure(figsize=(width, height), layout="constrained")
 
 
 def _svg(figure: Figure, label: str) -> str:
     """The figure as one inline ``<svg>`` element, labelled for screen readers."""
     buffer = io.BytesIO()
-    with mpl.rc_context(dict(_STYLE)):
+    with mpl.rc_context(_STYLE):
         figure.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
     data = _METADATA.sub(b"", _PROLOGUE.sub(b"", buffer.getvalue()))
     text = data.decode("utf-8")

@@ -111,14 +111,16 @@ def _header(metadata: Mapping[str, Any]) -> str:
     accounting = metadata.get("accounting", {})
     durations = metadata.get("stage_durations_seconds", {})
     seconds = sum(float(v) for v in durations.values())
-    where = _e(source.get("url", "?")) + (" (built-in simulator)" if source.get("simulated") else "")
-    balanced = accounting.get("balanced", False)
+    simulated = " (built-in simulator)" if source.get("simulated") else ""
     verdict = (
-        '<span class="ok">✓ balanced</span>' if balanced else '<span class="bad">✗ unbalanced</span>'
+        '<span class="ok">✓ balanced</span>'
+        if accounting.get("balanced", False)
+        else '<span class="bad">✗ unbalanced</span>'
     )
     return (
         "<header><h1>Customer sync: data-quality report</h1>"
-        f'<p class="run">source <b data-metric="source">{where}</b> · as of '
+        f'<p class="run">source <b data-metric="source">{_e(source.get("url", "?"))}</b>'
+        f"{simulated} · as of "
         f'<b>{_e(metadata.get("as_of", "?"))}</b> · exported '
         f'<b>{_e(metadata.get("export_timestamp", "?"))}</b> · fetch and transform '
         f'<b data-metric="duration">{seconds:.2f} s</b> · pipeline '
@@ -149,6 +151,10 @@ def _alert(warnings: Sequence[Mapping[str, Any]]) -> str:
 def _warning_list(warnings: Sequence[Mapping[str, Any]]) -> str:
     items = "".join(f"<li>{_e(w['message'])}</li>" for w in warnings)
     return f'<ul class="alert">{items}</ul>' if items else ""
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{_e(title)}</h2>{body}</section>'
 
 
 def _missing(what: str) -> str:
@@ -192,7 +198,7 @@ def _fields(details: Mapping[str, Any]) -> str:
 
     fields = details.get("fields")
     if not fields:
-        return f'<section id="fields"><h2>Scored fields</h2>{_missing("Per-field quality")}</section>'
+        return _section("fields", "Scored fields", _missing("Per-field quality"))
     chart = charts.field_quality_chart(fields, label="missing and invalid values per field")
     rows = "".join(
         f"<tr><td>{_e(name)}</td><td class=\"num\">{_n(c.get('present', 0))}</td>"
@@ -216,7 +222,7 @@ def _coverage(metadata: Mapping[str, Any]) -> str:
     coverage = metadata.get("source_field_coverage")
     warnings = metadata.get("source_field_warnings", [])
     if not coverage:
-        return f'<section id="coverage"><h2>Source field coverage</h2>{_missing("Coverage")}</section>'
+        return _section("coverage", "Source field coverage", _missing("Coverage"))
     warned = [name for w in warnings for name in w["fields"]]
     chart = charts.coverage_chart(
         coverage, warned, ABSENT_SHARE_LIMIT, label="share of records that carried each field"
@@ -274,7 +280,7 @@ def _derived(summary: Mapping[str, Any]) -> str:
                              "status", width=3.6)
         )
     body = "".join(f"<div>{part}</div>" for part in parts) or _missing("The derived fields")
-    return f'<section id="derived"><h2>Derived fields</h2><div class="grid wide">{body}</div></section>'
+    return _section("derived", "Derived fields", f'<div class="grid wide">{body}</div>')
 
 
 def _fetch(stats: Mapping[str, Any]) -> str:
@@ -316,9 +322,9 @@ def _fetch(stats: Mapping[str, Any]) -> str:
 def _rejections(details: Mapping[str, Any], examples: Mapping[str, str]) -> str:
     reasons = details.get("rejection_reasons")
     if reasons is None:
-        return f'<section id="rejections"><h2>Rejections</h2>{_missing("Rejection reasons")}</section>'
+        return _section("rejections", "Rejections", _missing("Rejection reasons"))
     if not reasons:
-        return '<section id="rejections"><h2>Rejections</h2><p class="note">None.</p></section>'
+        return _section("rejections", "Rejections", '<p class="note">None.</p>')
     top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
     rows = "".join(
         f'<tr><td>{_e(reason)}</td><td class="num">{_n(count)}</td>'

@@ -11,7 +11,7 @@ import httpx
 import orjson
 
 from customer_sync.pipeline import RunReport
-from customer_sync.quality import SOURCE_FIELDS
+from customer_sync.quality import RULE_FIELDS
 from customer_sync.simulated_api.demo import DEMO_USERS
 
 from ..chaos_support import in_process_api, settings_for
@@ -74,7 +74,7 @@ def hand_built_quality(metadata: dict[str, Any]) -> dict[str, Any]:
     fields = {
         name: {"present": total - 1, "missing": 1 if name != "region" else 0,
                "invalid": 0 if name != "email" else 1}
-        for name in SOURCE_FIELDS if name != "plan"
+        for name in RULE_FIELDS if name != "plan"
     }
     histogram = dict.fromkeys(SCORE_BUCKETS, 0)
     histogram["90-100"] = metadata["data_quality_summary"]["high_quality"]
@@ -83,10 +83,13 @@ def hand_built_quality(metadata: dict[str, Any]) -> dict[str, Any]:
         **metadata,
         "data_quality_details": {
             "fields": fields,
+            "distributions": {name: dict(metadata["summary"][name]) for name in (
+                "engagement_level", "activity_status", "acquisition_channel",
+                "market_segment", "customer_tier")},
             "score_histogram": histogram,
             "rejection_reasons": {"missing_id": metadata["records_rejected"]},
         },
-        "source_field_coverage": {"id": 1.0, **dict.fromkeys(SOURCE_FIELDS, 0.9375),
+        "source_field_coverage": {"id": 1.0, **dict.fromkeys(RULE_FIELDS, 0.9375),
                                   "region": 0.375},
         "source_field_warnings": [],
     }
@@ -102,8 +105,24 @@ def reqres_warnings() -> list[dict[str, Any]]:
     from customer_sync.quality import field_warnings
 
     coverage = {name: 1.0 if name in REQRES_KEYS else 0.0 for name in (*REQRES_KEYS,
-                                                                        *SOURCE_FIELDS)}
+                                                                        *RULE_FIELDS)}
     distributions = {name: {"unknown": 12} for name in (
         "engagement_level", "activity_status", "acquisition_channel", "market_segment",
         "customer_tier")}
     return [dict(w) for w in field_warnings(coverage, distributions, 12)]
+
+
+def reqres_app() -> Any:
+    """The reqres look-alike as an ASGI app, for the CLI on loopback."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    transport = reqres_transport()
+
+    async def users(request: Request) -> Response:
+        answer = transport.handle_request(httpx.Request("GET", str(request.url)))
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    return Starlette(routes=[Route("/api/users", users)])

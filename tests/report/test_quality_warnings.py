@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from customer_sync.quality import (
-    SOURCE_FIELDS,
+    RULE_FIELDS,
     field_warnings,
     format_share,
     unmet_requirements,
@@ -16,7 +16,7 @@ REQRES_COVERAGE = {
     "email": 1.0,
     "first_name": 1.0,
     "last_name": 1.0,
-    **{name: 0.0 for name in SOURCE_FIELDS if name not in ("email", "first_name", "last_name")},
+    **{name: 0.0 for name in RULE_FIELDS if name not in ("email", "first_name", "last_name")},
 }
 ALL_UNKNOWN = {
     name: {"unknown": 12}
@@ -41,7 +41,7 @@ def test_reqres_fields_give_the_issue_s_example_message() -> None:
 
 def test_a_source_that_sends_everything_gives_no_warning() -> None:
     """Full coverage: no warning."""
-    assert field_warnings(dict.fromkeys(SOURCE_FIELDS, 1.0), {}, 5) == []
+    assert field_warnings(dict.fromkeys(RULE_FIELDS, 1.0), {}, 5) == []
 
 
 @pytest.mark.parametrize(
@@ -50,13 +50,13 @@ def test_a_source_that_sends_everything_gives_no_warning() -> None:
 )
 def test_the_limit_is_absent_from_more_than_90_percent(share_present: float, warned: bool) -> None:
     """Absent from exactly 90% does not warn; from more than 90% does."""
-    coverage = {**dict.fromkeys(SOURCE_FIELDS, 1.0), "signup_source": share_present}
+    coverage = {**dict.fromkeys(RULE_FIELDS, 1.0), "signup_source": share_present}
     assert bool(field_warnings(coverage, {}, 10)) is warned
 
 
 def test_partial_unknowns_and_different_shares_are_named_exactly() -> None:
     """Different shares are named per field; a partial count says "N of M"."""
-    coverage = {**dict.fromkeys(SOURCE_FIELDS, 1.0), "plan": 0.0, "lifetime_value": 0.05}
+    coverage = {**dict.fromkeys(RULE_FIELDS, 1.0), "plan": 0.0, "lifetime_value": 0.05}
     [warning] = field_warnings(coverage, {"customer_tier": {"unknown": 950, "basic": 50}}, 1000)
     assert warning["message"] == (
         "the source sent no plan in 100% and no lifetime_value in 95% of records: "

@@ -68,7 +68,8 @@ def _chart_sizes(page: Any) -> list[dict[str, float]]:
     return list(page.eval_on_selector_all(
         "svg.chart",
         "els => els.map(e => { const r = e.getBoundingClientRect();"
-        " return {w: r.width, h: r.height, shapes: e.querySelectorAll('path,rect,text').length}; })",
+        " const shapes = e.querySelectorAll('path,rect,text').length;"
+        " return {w: r.width, h: r.height, shapes: shapes}; })",
     ))
 
 
