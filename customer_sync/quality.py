@@ -21,9 +21,9 @@ from typing import Any, Final, TypedDict
 
 __all__ = [
     "ABSENT_SHARE_LIMIT",
+    "RULE_FIELDS",
     "RULE_INPUTS",
     "SCORE_ONLY_FIELDS",
-    "RULE_FIELDS",
     "FieldWarning",
     "field_warnings",
     "format_share",
