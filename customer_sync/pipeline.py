@@ -164,6 +164,7 @@ def run_pipeline(
             },
         )
         metadata["run_stats"]["page_timeline"] = page_timeline(arrivals, started)
+        # Read off the metadata above, so the JSON, the report and stderr say the same.
         metadata["source_field_warnings"] = _field_warnings(metadata)
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
         sink_report = sink.write(result, metadata)

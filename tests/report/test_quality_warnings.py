@@ -79,3 +79,16 @@ def test_required_fields_are_unmet_only_when_warned() -> None:
     warnings = field_warnings(REQRES_COVERAGE, ALL_UNKNOWN, 12)
     assert unmet_requirements(warnings, ["email", "sessions_30d"]) == ["sessions_30d"]
     assert unmet_requirements(warnings, ["email"]) == []
+
+
+def test_page_timeline_is_thinned_and_keeps_the_last_page() -> None:
+    """10,000 page arrivals become at most ~120 points, ending on the last page."""
+    from customer_sync.pipeline import page_timeline
+
+    arrivals = [10.0 + i * 0.01 for i in range(10_000)]
+    points = page_timeline(arrivals, started=10.0)
+    assert len(points) <= 121
+    assert points[-1] == [99.99, 10_000]
+    assert [p[1] for p in points] == sorted(p[1] for p in points)
+    assert page_timeline([], started=0.0) == []
+    assert page_timeline([1.5], started=1.0) == [[0.5, 1]]
