@@ -28,7 +28,7 @@ from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
 from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
-from .quality import field_warnings, unmet_requirements
+from .quality import metadata_warnings, unmet_requirements
 from .redaction import mask_url
 from .report import check_report_writable, write_report
 from .sink.base import Sink, SinkReport
@@ -165,7 +165,7 @@ def run_pipeline(
         )
         metadata["run_stats"]["page_timeline"] = page_timeline(arrivals, started)
         # Read off the metadata above, so the JSON, the report and stderr say the same.
-        metadata["source_field_warnings"] = _field_warnings(metadata)
+        metadata["source_field_warnings"] = metadata_warnings(metadata)
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
         sink_report = sink.write(result, metadata)
         metadata = dict(sink_report.metadata) or metadata  # as written (the set's files)
@@ -196,19 +196,6 @@ def _write_report(path: Path, metadata: dict[str, Any], result: ProcessResult) -
     the JSON file holds.
     """
     write_report(path, metadata, result.rejected)
-
-
-def _field_warnings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-    """Warnings for fields the source left out (empty without coverage figures)."""
-    coverage = metadata.get("source_field_coverage")
-    if not coverage:
-        return []
-    details = metadata.get("data_quality_details") or {}
-    distributions = details.get("distributions") or metadata.get("summary", {})
-    return [
-        dict(warning)
-        for warning in field_warnings(coverage, distributions, metadata["total_customers"])
-    ]
 
 
 def _warn_and_require(

@@ -27,6 +27,7 @@ __all__ = [
     "FieldWarning",
     "field_warnings",
     "format_share",
+    "metadata_warnings",
     "unmet_requirements",
 ]
 
@@ -143,3 +144,15 @@ def unmet_requirements(
     """The required fields that a warning names, in the order the warnings name them."""
     named = [name for warning in warnings for name in warning["fields"]]
     return [name for name in named if name in required]
+
+
+def metadata_warnings(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """:func:`field_warnings` for a run's metadata (``source_field_coverage``, the
+    distributions of ``data_quality_details``); empty when it has no coverage figures."""
+    coverage = metadata.get("source_field_coverage")
+    if not coverage:
+        return []
+    details = metadata.get("data_quality_details") or {}
+    distributions = details.get("distributions") or metadata.get("summary", {})
+    total = metadata.get("total_customers", 0)
+    return [dict(warning) for warning in field_warnings(coverage, distributions, total)]
