@@ -237,9 +237,10 @@ def _coverage(metadata: Mapping[str, Any]) -> str:
     )
 
 
-def _values(summary: Mapping[str, Any], name: str) -> list[str]:
-    """The values a derived field took, ``unknown`` last."""
-    values = list(summary.get(name, {}))
+def _values(summary: Mapping[str, Any], details: Mapping[str, Any], name: str) -> list[str]:
+    """The values of a derived field: every allowed one in the transform's order when the
+    quality details list them, else those the customers took; ``unknown`` last."""
+    values = list((details.get("distributions") or {}).get(name) or summary.get(name, {}))
     return [v for v in values if v != "unknown"] + [v for v in values if v == "unknown"]
 
 
@@ -251,13 +252,13 @@ def _transposed(table: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, i
     return flipped
 
 
-def _derived(summary: Mapping[str, Any]) -> str:
+def _derived(summary: Mapping[str, Any], details: Mapping[str, Any]) -> str:
     from . import charts
 
-    segments = _values(summary, "market_segment")
-    tiers = _values(summary, "customer_tier")
-    levels = _values(summary, "engagement_level")
-    channels = _values(summary, "acquisition_channel")
+    segments = _values(summary, details, "market_segment")
+    tiers = _values(summary, details, "customer_tier")
+    levels = _values(summary, details, "engagement_level")
+    channels = _values(summary, details, "acquisition_channel")
     segment_tier = summary.get("market_segment_by_customer_tier", {})
     engagement_channel = _transposed(summary.get("engagement_level_by_acquisition_channel", {}))
     parts = []
@@ -360,7 +361,7 @@ def render_report(metadata: Mapping[str, Any], examples: Mapping[str, str] | Non
             _quality(metadata, details),
             _fields(details),
             _coverage(metadata),
-            _derived(summary),
+            _derived(summary, details),
             _fetch(metadata.get("run_stats", {})),
             _rejections(details, examples or {}),
         )

@@ -148,3 +148,29 @@ def test_write_report_replaces_the_file_atomically(tmp_path: Path) -> None:
     assert target.stat().st_size == size
     assert target.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+def test_output_with_the_new_keys_matches_the_schema(demo: Any) -> None:
+    """The JSON file, page timeline and quality keys included, validates against the schema."""
+    from ..support import validate_output
+
+    _, _, tmp = demo
+    metadata = validate_output(tmp / "sample_output.json")["metadata"]
+    assert metadata["run_stats"]["page_timeline"][-1][1] == metadata["run_stats"]["pages"]
+
+
+def test_exporter_summary_carries_the_cross_tabs_the_report_draws(demo: Any) -> None:
+    """generate_summary_report has segment x tier and engagement x channel, adding up."""
+    from customer_sync.exporter import DataExporter
+    from customer_sync.sink.summary import to_frame
+
+    from ..support import sample_customer
+
+    rows = [sample_customer(customer_id=i, market_segment=s, customer_tier=t)
+            for i, (s, t) in enumerate([("EU", "basic"), ("EU", "basic"), ("APAC", "premium")], 1)]
+    summary = DataExporter().generate_summary_report(to_frame(rows))
+    assert summary["market_segment_by_customer_tier"] == {
+        "APAC": {"premium": 1}, "EU": {"basic": 2}}
+    metadata, _, _ = demo
+    table = metadata["summary"]["engagement_level_by_acquisition_channel"]
+    assert sum(n for row in table.values() for n in row.values()) == metadata["total_customers"]
