@@ -100,6 +100,7 @@ def settings_for(tmp: Path, **overrides: Any) -> Settings:
         "output": tmp / "sample_output.json",
         "as_of": AS_OF_TEXT,
         "progress": False,
+        "report": "off",  # ~0.5 s of charts a run; the report's own tests pass report=None
     }
     options.update(overrides)
     return load_settings(options, environ={}, env_file=None)

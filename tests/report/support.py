@@ -59,13 +59,16 @@ def reqres_transport() -> httpx.MockTransport:
 def demo_run(tmp: Path, **settings: Any) -> RunReport:
     """The demo dataset (12 users and 4 problem records) on fake time, with 5xx faults."""
     api = in_process_api(fault_rate=0.3, seed=3)
-    return api.run(settings_for(tmp, per_page=6, **settings))
+    return api.run(settings_for(tmp, per_page=6, **{"report": None, **settings}))
 
 
 def reqres_run(tmp: Path, **settings: Any) -> RunReport:
     """The 12 real reqres users, as reqres.in serves them."""
     api = in_process_api()
-    return api.run(settings_for(tmp, per_page=6, **settings), transport=reqres_transport())
+    return api.run(
+        settings_for(tmp, per_page=6, **{"report": None, **settings}),
+        transport=reqres_transport(),
+    )
 
 
 def hand_built_quality(metadata: dict[str, Any]) -> dict[str, Any]:
