@@ -244,6 +244,11 @@ def _values(summary: Mapping[str, Any], details: Mapping[str, Any], name: str) -
     return [v for v in values if v != "unknown"] + [v for v in values if v == "unknown"]
 
 
+def _count(summary: Mapping[str, Any], details: Mapping[str, Any], field: str, value: str) -> int:
+    counts = (details.get("distributions") or {}).get(field) or summary.get(field, {})
+    return int(counts.get(value, 0))
+
+
 def _transposed(table: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
     flipped: dict[str, dict[str, int]] = {}
     for row, cells in table.items():
@@ -274,7 +279,8 @@ def _derived(summary: Mapping[str, Any], details: Mapping[str, Any]) -> str:
                                 title="Engagement by acquisition channel",
                                 label="engagement level per acquisition channel")
         )
-    activity = summary.get("activity_status", {})
+    activity = {name: _count(summary, details, "activity_status", name)
+                for name in _values(summary, details, "activity_status")}
     if activity:
         parts.append(
             charts.bar_chart(activity, title="Activity status", label="customers per activity "
