@@ -104,6 +104,7 @@ def test_the_key_is_in_nothing_a_debug_run_prints_or_writes(
         assert list((tmp_path / "state" / "pages").glob("*.json"))  # the checkpoint is left
     else:
         validate_output(tmp_path / "out" / "o.json")
+        assert (tmp_path / "out" / "o.report.html").is_file()  # the report is scanned too
         assert list((tmp_path / "cache").glob("*.json"))
 
 
