@@ -189,11 +189,12 @@ def run_pipeline(
 
 
 def _write_report(path: Path, metadata: dict[str, Any], result: ProcessResult) -> None:
-    """The HTML report, written atomically after the JSON sink.
+    """The HTML report, written atomically after the JSON sink, from the very metadata
+    object the JSON file holds.
 
-    A step of its own so that it can join the output set (the JSON file and its side
-    files, replaced together) when that lands: it renders from the very metadata object
-    the JSON file holds.
+    A step of its own so that it can join the output set when that lands: there it becomes
+    one more part of the set (``report_bytes(metadata, result.rejected)`` at
+    ``settings.report_path``), replaced together with the JSON file and its side files.
     """
     write_report(path, metadata, result.rejected)
 

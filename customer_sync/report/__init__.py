@@ -21,6 +21,7 @@ __all__ = [
     "mask_emails",
     "rejection_examples",
     "render_report",
+    "report_bytes",
     "write_report",
 ]
 
@@ -38,11 +39,16 @@ def check_report_writable(path: Path) -> None:
     sweep_stale_temps(path)
 
 
+def report_bytes(metadata: Mapping[str, Any], rejected: Iterable[Rejection] = ()) -> bytes:
+    """The report page, UTF-8: what an output set's ``report`` part writes."""
+    return render_report(metadata, rejection_examples(rejected)).encode("utf-8")
+
+
 def write_report(
     path: Path, metadata: Mapping[str, Any], rejected: Iterable[Rejection] = ()
 ) -> int:
     """Render and atomically write the report; return its size in bytes."""
-    page = render_report(metadata, rejection_examples(rejected)).encode("utf-8")
+    page = report_bytes(metadata, rejected)
     try:
         return write_chunks(path, [page])
     except OSError as exc:
