@@ -159,8 +159,8 @@ class Settings(ClientSettings, BaseSettings):
     )
     fresh: bool = _f(False, OUTPUT, "Ignore any checkpoint and fetch everything.")
     report: str | None = _f(
-        None, OUTPUT, "HTML data-quality report. Unset: next to the output, named like it with "
-        ".report.html; off (--no-report): none.", off=True,
+        None, OUTPUT, "HTML data-quality report, written with the output. Unset: next to "
+        "the output, named like it with .report.html; off (--no-report): none.", off=True,
     )
     require_fields: str | None = _f(
         None, OUTPUT, "Comma-separated source fields that must not be missing: fail the run "
@@ -305,11 +305,9 @@ class Settings(ClientSettings, BaseSettings):
     @property
     def report_path(self) -> Path | None:
         """Where the HTML report goes: ``--report``, else ``<output stem>.report.html``."""
-        if self.report == REPORT_OFF:
+        if self.report == REPORT_OFF or self.writes_to_stdout:  # --output -: no files
             return None
         if self.report is None:
-            if self.writes_to_stdout:  # --output -: no file to sit next to
-                return None
             return self.output.with_name(f"{self.output.stem}.report.html")
         return Path(self.report)
 

@@ -30,9 +30,10 @@ from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
 from .quality import metadata_warnings, unmet_requirements
 from .redaction import mask_url
-from .report import check_report_writable, write_report
+from .report import check_report_writable, report_part
 from .sink.base import Sink, SinkReport
 from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
+from .sink.output_set import PartBuilder
 from .sink.summary import summary_report
 from .source import CustomerAPIClient
 from .transform import CustomerDataProcessor
@@ -110,7 +111,9 @@ def run_pipeline(
         sink = (
             JsonStreamSink(stdout if stdout is not None else _stdout())
             if settings.writes_to_stdout
-            else JsonFileSink(settings.output, lineage=refs.explain)
+            else JsonFileSink(
+                settings.output, lineage=refs.explain, extra_parts=_report_parts(settings)
+            )
         )
     checkpoint = Checkpoint(
         settings.checkpoint_dir,
@@ -170,10 +173,6 @@ def run_pipeline(
         sink_report = sink.write(result, metadata)
         metadata = dict(sink_report.metadata) or metadata  # as written (the set's files)
         durations["export"] = clock() - mark
-        if settings.report_path is not None:
-            mark = clock()
-            _write_report(settings.report_path, metadata, result)
-            durations["report"] = clock() - mark
     except KeyboardInterrupt:
         kept = checkpoint.pages_on_disk()
         raise Interrupted(
@@ -188,15 +187,9 @@ def run_pipeline(
     return RunReport(result, stats, sink_report, metadata, durations, settings.report_path)
 
 
-def _write_report(path: Path, metadata: dict[str, Any], result: ProcessResult) -> None:
-    """The HTML report, written atomically after the JSON sink, from the very metadata
-    object the JSON file holds.
-
-    A step of its own so that it can join the output set when that lands: there it becomes
-    one more part of the set (``report_bytes(metadata, result.rejected)`` at
-    ``settings.report_path``), replaced together with the JSON file and its side files.
-    """
-    write_report(path, metadata, result.rejected)
+def _report_parts(settings: Settings) -> list[PartBuilder]:
+    """The HTML report as one more file of the output set (none with ``--no-report``)."""
+    return [] if settings.report_path is None else [report_part(settings.report_path)]
 
 
 def _warn_and_require(

@@ -1,8 +1,9 @@
 """The HTML data-quality report (``--report``): rendered from the run's metadata, written
-atomically next to the JSON output.
+as one more file of the JSON output's set (staged with it, replaced together).
 
 :func:`render_report` builds the page (:mod:`.page`, charts in :mod:`.charts`);
-:func:`write_report` writes it; :func:`check_report_writable` fails before any fetching.
+:func:`report_part` makes it a part of the output set; :func:`write_report` writes it on
+its own; :func:`check_report_writable` fails before any fetching.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import sweep_stale_temps, write_chunks
 from ..errors import SinkError
 from ..models import Rejection
-from ..sink.atomic import sweep_stale_temps, write_chunks
+from ..sink.output_set import Part, PartBuilder
 from .page import mask_emails, rejection_examples, render_report
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "rejection_examples",
     "render_report",
     "report_bytes",
+    "report_part",
     "write_report",
 ]
 
@@ -42,6 +45,17 @@ def check_report_writable(path: Path) -> None:
 def report_bytes(metadata: Mapping[str, Any], rejected: Iterable[Rejection] = ()) -> bytes:
     """The report page, UTF-8: what an output set's ``report`` part writes."""
     return render_report(metadata, rejection_examples(rejected)).encode("utf-8")
+
+
+def report_part(path: Path) -> PartBuilder:
+    """A builder of the report's :class:`Part` for :class:`JsonFileSink` (``extra_parts``):
+    the page is rendered from the metadata the sink writes, while the set is staged."""
+
+    def build(result: Any, metadata: Mapping[str, Any], output: Path) -> Part:
+        rejected: Iterable[Rejection] = result.rejected
+        return Part("report", path, lambda: [report_bytes(metadata, rejected)])
+
+    return build
 
 
 def write_report(

@@ -12,11 +12,11 @@ records): the first raw record of each top reason, its emails' local parts maske
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from .. import jsoncodec
 from ..models import Rejection
 from ..quality import ABSENT_SHARE_LIMIT, format_share
 
@@ -70,14 +70,10 @@ def mask_emails(text: str) -> str:
 
 
 def _example_text(record: Any) -> str:
-    try:
-        text = json.dumps(record, ensure_ascii=False, default=repr, sort_keys=False)
-    except (TypeError, ValueError, RecursionError):
-        try:
-            text = repr(record)
-        except RecursionError:
-            text = "(not representable: nested too deeply)"
-    text = mask_emails(text)  # before cutting, so no local part is ever half shown
+    """The record as compact JSON (the one codec; a record nested too deeply becomes a
+    note), every email's local part masked, then cut to a short line."""
+    line = jsoncodec.dumps_line({"record": record}).decode("utf-8").rstrip("\n")
+    text = mask_emails(line.removeprefix('{"record":').removesuffix("}"))
     return text if len(text) <= _EXAMPLE_CHARS else text[: _EXAMPLE_CHARS - 1] + "…"
 
 
@@ -375,6 +371,7 @@ def render_report(metadata: Mapping[str, Any], examples: Mapping[str, str] | Non
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="run-id" content="{_e(metadata.get("run_id", ""))}">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; img-src data:\">"
         "<title>Customer sync: data-quality report</title>"

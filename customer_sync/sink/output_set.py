@@ -111,7 +111,8 @@ def check_output_set(main: Path) -> list[str]:
     """What does not belong together in the set ``main`` heads (empty: a consistent set).
 
     Reads the main file's ``metadata.run_id`` and ``metadata.output_files``; each side file
-    must hold exactly the rows announced, each with that run id.
+    must hold exactly the rows announced, each with that run id. A part announced without
+    a row count (the HTML report) only has to be there.
     """
     document = jsoncodec.loads(main.read_bytes())
     metadata = document.get("metadata", {}) if isinstance(document, dict) else {}
@@ -123,6 +124,8 @@ def check_output_set(main: Path) -> list[str]:
             lines = path.read_bytes().splitlines()
         except FileNotFoundError:
             problems.append(f"{role}: {path.name} is missing")
+            continue
+        if entry.get("rows") is None:  # not a JSON-lines file (the HTML report)
             continue
         rows = [jsoncodec.loads(line) for line in lines if line.strip()]
         if entry.get("rows") is not None and len(rows) != entry["rows"]:

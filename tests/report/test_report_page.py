@@ -174,3 +174,14 @@ def test_exporter_summary_carries_the_cross_tabs_the_report_draws(demo: Any) -> 
     metadata, _, _ = demo
     table = metadata["summary"]["engagement_level_by_acquisition_channel"]
     assert sum(n for row in table.values() for n in row.values()) == metadata["total_customers"]
+
+
+def test_report_is_one_file_of_the_output_set(demo: Any) -> None:
+    """The main file announces the report; the set checks out; the page names the run id."""
+    from customer_sync.sink.output_set import check_output_set
+
+    metadata, page, tmp = demo
+    assert metadata["output_files"]["report"] == {
+        "file": "sample_output.report.html", "rows": None}
+    assert check_output_set(tmp / "sample_output.json") == []
+    assert f'<meta name="run-id" content="{metadata["run_id"]}">' in page
