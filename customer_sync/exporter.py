@@ -83,8 +83,14 @@ class DataExporter:
     def generate_summary_report(
         self, customers: ProcessResult | pl.DataFrame | Iterable[Mapping[str, Any]]
     ) -> dict[str, Any]:
-        """Quality bands plus counts per engagement, activity, channel, segment and tier."""
-        return summary_report(_as_result(customers).frame, self.rules)
+        """Quality bands, counts per engagement, activity, channel, segment and tier, and
+        their cross tabs; for a :class:`ProcessResult`, also the run's per-field
+        ``data_quality_details`` and ``source_field_coverage`` (the metadata's keys)."""
+        report = summary_report(_as_result(customers).frame, self.rules)
+        if isinstance(customers, ProcessResult):
+            report["data_quality_details"] = customers.quality_details()
+            report["source_field_coverage"] = customers.field_coverage()
+        return report
 
 
 def _as_result(

@@ -293,6 +293,8 @@ def _metadata(
         "accounting": {**_counts(result), "balanced": c.balanced},
         "run_stats": stats.as_dict(),
         "summary": summary_report(result.frame, settings.rules),
+        "data_quality_details": result.quality_details(),
+        "source_field_coverage": result.field_coverage(),
         "pipeline_version": __version__,
         "stage_durations_seconds": {k: round(v, 3) for k, v in durations.items()},
     }
