@@ -15,7 +15,7 @@ from typing import Any
 from ..atomic import sweep_stale_temps, write_chunks
 from ..errors import SinkError
 from ..models import Rejection
-from ..sink.output_set import Part, PartBuilder
+from ..sink.output_set import Part, PartBuilder, refuse_non_regular
 from .page import mask_emails, rejection_examples, render_report
 
 __all__ = [
@@ -39,6 +39,7 @@ def check_report_writable(path: Path) -> None:
         )
     if path.is_dir():
         raise SinkError(f"report {str(path)!r} is a directory", hint="name a file")
+    refuse_non_regular([path])  # a FIFO or a device: exit 2, like the output's own files
     sweep_stale_temps(path)
 
 

@@ -109,3 +109,14 @@ def test_required_fields_the_source_sends_pass(in_tmp: Path, reqres_url: str) ->
         "--require-fields", "email,first_name,last_name", *FAST,
     )
     assert run.code == 0, run.stderr
+
+
+def test_report_path_that_is_a_fifo_is_refused(in_tmp: Path) -> None:
+    """A report path that is a FIFO is refused before fetching, exit 2, one line."""
+    import os
+
+    os.mkfifo(in_tmp / "r.html")
+    run = cli_in_process("--output", "o.json", "--report", "r.html", *FAST)
+    assert run.code == 2
+    assert "r.html" in run.stderr.strip().splitlines()[-1]
+    assert not (in_tmp / "o.json").exists()
