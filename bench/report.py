@@ -109,7 +109,8 @@ def measure(customers: int, per_page: int) -> list[str]:
         f"| {browser['charts'] * 1000:.0f} ms |",
         "",
         "The report holds only aggregates (counts per field, value, bin and reason; the page "
-        "timeline thinned to about 120 points), so its size does not grow with the customers.",
+        "timeline thinned to about 120 points), so its size does not grow with the customers. "
+        "Times were taken on 2 cores shared with other work: read them as upper bounds.",
     ]
 
 
