@@ -242,14 +242,16 @@ def _main(
         return exc.exit_code
     # With --output - the document went to stdout: the summary goes to stderr.
     print(format_summary(report), file=err if report.sink.target == "-" else out)
-    for line in warning_lines(report.metadata):  # loud: whatever the log level
-        print(line, file=err)
+    for warning in report.metadata.get("source_field_warnings", []):  # whatever the level
+        _line(
+            "warning",
+            "source_fields_missing",
+            {"message": warning["message"], "fields": warning["fields"]},
+            json_format=settings.log_format == "json",
+            text=f"warning: {warning['message']}",
+            stream=err,
+        )
     return EXIT_OK
-
-
-def warning_lines(metadata: Mapping[str, Any]) -> list[str]:
-    """The end-of-run warnings about fields the source did not send."""
-    return [f"warning: {w['message']}" for w in metadata.get("source_field_warnings", [])]
 
 
 def secrets_of(settings: Settings) -> list[str]:

@@ -120,3 +120,17 @@ def test_report_path_that_is_a_fifo_is_refused(in_tmp: Path) -> None:
     assert run.code == 2
     assert "r.html" in run.stderr.strip().splitlines()[-1]
     assert not (in_tmp / "o.json").exists()
+
+
+def test_with_json_logs_the_warning_is_a_json_event(in_tmp: Path, reqres_url: str) -> None:
+    """--log-format json: each missing-field warning is one JSON warning event."""
+    import json
+
+    run = cli_in_process("--api-url", reqres_url, "--output", "out.json",
+                         "--log-format", "json", *FAST)
+    assert run.code == 0, run.stderr
+    events = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    missing = [e for e in events if e.get("event") == "source_fields_missing"]
+    assert len(missing) == 6
+    assert {e["level"] for e in missing} == {"warning"}
+    assert ENGAGEMENT.removeprefix("warning: ") in [e["message"] for e in missing]
