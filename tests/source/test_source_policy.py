@@ -45,7 +45,12 @@ NOW = 1_773_500_000.0
         ("Sunday, 06-Nov-94 08:49:37 GMT", 0.0),  # RFC 850, in the past
         ("Sun Nov  6 08:49:37 1994", 0.0),  # asctime, in the past
         (formatdate(NOW - 5, usegmt=True), 0.0),  # a date in the past means now
-        ("1.5", None),
+        ("1.5", 1.5),
+        ("2.0", 2.0),
+        ("0.25", 0.25),
+        ("1.", None),
+        (".5", None),
+        ("1e3", None),
         ("-3", None),
         ("soon", None),
         ("", None),
