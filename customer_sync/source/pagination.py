@@ -174,11 +174,12 @@ class PageNumberPaginator:
             return []
         if not page.records and (self._total is None or self._records >= self._total):
             self.finished = True
-            if self._planned > number and not self._sequential:
+            claimed = max(self._planned, page.total_pages or 0)
+            if claimed > number and not self._sequential:
                 self.stopped_early = (
                     f"page {number} came back empty with {self._records} records received "
-                    f"(total={self._total}); the {self._planned - number} page(s) planned "
-                    f"beyond it (total_pages={page.total_pages}) were not walked"
+                    f"(total={self._total}); the {claimed - number} page(s) claimed beyond "
+                    f"it (total_pages={page.total_pages}) were not walked"
                 )
             return []
         if number == 1 and (page.total_pages is None or (page.total_pages == 0 and page.records)):

@@ -200,10 +200,7 @@ class SyncLoop:
                         continue
                     received = got.received
                     number = received.request.number
-                    if not started:
-                        started = True
-                        if pass_no == 0:
-                            self._start(received)
+                    first, started = not started, True
                     repeated = ledger.add(
                         number, received.records, received.total, received.total_pages
                     )
@@ -215,6 +212,8 @@ class SyncLoop:
                         )
                     self._requests[number] = received.request
                     queue.extend(paginator.advance(received))
+                    if first and pass_no == 0:
+                        self._start(received)  # after advance: the granted size is known
                     if getattr(paginator, "finished", False) and (queue or running):
                         queue.clear()
                         for other in running:
