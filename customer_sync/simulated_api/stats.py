@@ -21,7 +21,8 @@ class SimulatorStats:
     injected faults by kind (every kind listed, zeros included) and ``fault_details`` by
     detail label (``http_503_html``, ``http_429_date``, ...). ``rate_limited`` counts 429s
     from the token bucket, which are not faults. ``timeline`` counts answers per whole
-    second since the first request: ``[served (2xx), refused (429)]`` (rate over time).
+    second since the first request: ``[let through the rate limit, refused (429)]``
+    (the rate over time; injected faults count as let through).
     """
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
@@ -61,7 +62,7 @@ class SimulatorStats:
                     self._not_modified += 1
 
     def _note_time(self, status: int) -> None:
-        if self._clock is None or not (200 <= status < 300 or status == 429):
+        if self._clock is None or status == 304:
             return
         now = self._clock()
         if self._started is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BETA", "MIN_RATE", "SCALE", "CubicRate"]
+__all__ = ["BETA", "MAX_GROWTH", "MIN_RATE", "SCALE", "CubicRate"]
 
 #: The cut on a 429 (botocore's and RFC 9438's 0.7).
 BETA = 0.7
@@ -27,6 +27,9 @@ BETA = 0.7
 SCALE = 0.4
 #: Never slower than this, requests/s.
 MIN_RATE = 0.5
+#: Never faster than this multiple of ``w_max``: after a long quiet spell (a stalled
+#: page, a long Retry-After) the curve would otherwise have climbed to a flood.
+MAX_GROWTH = 2.0
 
 
 @dataclass(slots=True)
@@ -46,7 +49,8 @@ class CubicRate:
     def rate(self, now: float) -> float:
         """The rate allowed at ``now``."""
         t = max(0.0, now - self.cut_at)
-        return max(MIN_RATE, self.scale * (t - self.k) ** 3 + self.w_max)
+        curve = self.scale * (t - self.k) ** 3 + self.w_max
+        return max(MIN_RATE, min(curve, MAX_GROWTH * self.w_max))
 
     def cut(self, current: float, now: float, hold: float = 0.0) -> None:
         """A 429 at ``current`` requests/s: remember it and restart the curve below it.

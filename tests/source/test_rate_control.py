@@ -60,6 +60,7 @@ def test_cubic_cuts_to_beta_and_grows_back_with_time() -> None:
     assert curve.rate(10.0 + curve.k) == pytest.approx(40.0)
     assert curve.rate(10.0 + curve.k / 2) > 40.0 * BETA
     assert curve.rate(10.0 + 2 * curve.k) > 40.0
+    assert curve.rate(1000.0) == pytest.approx(80.0)  # capped at twice w_max
 
 
 def test_cubic_holds_its_low_point_through_a_retry_after() -> None:
