@@ -655,7 +655,7 @@ def test_delete_drift_is_detected_and_the_shifted_record_recovered() -> None:
     assert final_ids(sim) <= ids
     assert stats.drift_detected
     assert stats.drift_events[0].startswith("pass 0: total went from 60 (10 pages) to 59")
-    assert stats.refetched_pages == 20
+    assert stats.refetched_pages == 10  # one clean re-check pass settles it
     assert sim.named("drift_detected")
     assert stats.reported_total == 59
 

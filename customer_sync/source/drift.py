@@ -171,14 +171,18 @@ class Decision(Enum):
 def verdict(current: PassLedger, previous: PassLedger | None) -> Decision:
     """Accept, re-check or give up after a pass (``previous`` is the pass before, if any).
 
-    The first pass is accepted when it shows no signal at all. A re-check pass is
-    accepted when it agrees with the pass before it and shows no hard signal: two
-    consecutive full passes that agree mean the data has stopped moving.
+    Any pass is accepted when it shows no signal at all: its totals held from its first
+    page to its last and its records add up to them, so no row moved while it ran (a
+    re-check pass need not also agree with the drifting pass before it). A re-check pass
+    with signals is accepted when it agrees with the pass before it and shows no hard
+    signal: two consecutive full passes that agree mean the data has stopped moving.
     """
     signals = current.signals()
     hard = [s for s in signals if s.hard]
+    if not signals:
+        return Decision.ACCEPT  # a clean pass stands on its own, re-check or not
     if previous is None:
-        return Decision.RECHECK if signals else Decision.ACCEPT
+        return Decision.RECHECK
     if current.agrees_with(previous):
         if not hard:
             return Decision.ACCEPT
