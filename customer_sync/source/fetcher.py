@@ -29,7 +29,7 @@ import asyncio
 import random
 import socket
 import ssl
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,8 +69,15 @@ MAX_429_PER_PAGE = 50
 SUMMARY_EVERY = 5.0
 #: Retry causes that are timeouts (logged one by one, at warning).
 TIMEOUT_CAUSES = frozenset(
-    {"connect_timeout", "read_timeout", "pool_timeout", "write_timeout", "deadline"}
+    {"connect_timeout", "read_timeout", "pool_timeout", "write_timeout", "deadline", "stalled"}
 )
+#: A stalled answer: once this many answers have been timed, a request with no complete
+#: answer after STALL_FACTOR times their 95th percentile (at least STALL_FLOOR seconds, at
+#: most ``read_timeout``) is given up as stalled, and retried. A server that accepts the
+#: connection and sends nothing then costs seconds, not the whole read timeout.
+STALL_SAMPLES = 20
+STALL_FACTOR = 10.0
+STALL_FLOOR = 2.0
 
 Emit = Callable[..., None]
 Check = Callable[[ReceivedPage], None]
@@ -122,6 +129,7 @@ class PageFetcher:
         self._rate_waited = 0.0
         self._clock = clock or limiter.clock
         self._summary = _RetrySummary()
+        self._answer_times: deque[float] = deque(maxlen=200)
 
     def new_pass(self) -> None:
         """A new pass over the data: the limiter resumes at the best rate it learned."""
@@ -134,6 +142,7 @@ class PageFetcher:
         errors = throttled = attempt = 0
         while True:
             attempt += 1
+            began = self._clock()
             try:
                 fetched = await self._attempt(request, check, Priority.of_attempt(attempt))
             except RetriableAPIError as exc:
@@ -154,6 +163,8 @@ class PageFetcher:
                             causes=causes,
                         ) from exc
                     wait = self._error_wait(exc, errors)
+                    if exc.cause in TIMEOUT_CAUSES:  # the wait for the timeout counts
+                        wait = max(0.0, wait - (self._clock() - began))
                 self._stats.retries[exc.cause] += 1
                 self._stats.waited_seconds += wait
                 self._emit("retry", page=page, attempt=attempt, cause=exc.cause, wait=wait)
@@ -253,12 +264,32 @@ class PageFetcher:
     ) -> tuple[httpx.Response, bytes]:
         """One request and its whole body, within the deadline; failures translated."""
         deadline = self._settings.request_deadline
+        stall = self._stall_limit()
         started = self._clock()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         try:
-            async with asyncio.timeout(deadline):
-                return await self._exchange(url, headers, page, masked, ticket, started)
+            async with asyncio.timeout(deadline if stall is None else min(deadline, stall)):
+                answer = await self._exchange(url, headers, page, masked, ticket, started)
         except TimeoutError as exc:
+            if stall is not None and stall < deadline:
+                raise RetriableAPIError(
+                    f"page {page}: no complete answer from {masked} in {stall:.1f} s, "
+                    f"{STALL_FACTOR:g}x the usual answer time: a stalled server",
+                    cause="stalled",
+                    page=page,
+                ) from exc
             raise self._deadline_failure(page, masked) from exc
+        self._answer_times.append(loop.time() - began)
+        return answer
+
+    def _stall_limit(self) -> float | None:
+        """Seconds after which an answer counts as stalled, once enough were timed."""
+        times = self._answer_times
+        if len(times) < STALL_SAMPLES:
+            return None
+        p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+        return min(self._settings.read_timeout, max(STALL_FLOOR, STALL_FACTOR * p95))
 
     def _deadline_failure(self, page: int, masked: str) -> RetriableAPIError:
         return RetriableAPIError(

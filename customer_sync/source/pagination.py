@@ -22,7 +22,18 @@ from typing import Any, Protocol
 
 from ..errors import FatalAPIError
 
-__all__ = ["PageNumberPaginator", "PageRequest", "PageSize", "Paginator", "ReceivedPage"]
+__all__ = [
+    "EMPTY_PAGES_LIMIT",
+    "PageNumberPaginator",
+    "PageRequest",
+    "PageSize",
+    "Paginator",
+    "ReceivedPage",
+]
+
+#: Empty pages that end a pass even though the records have not reached ``total``: the
+#: server claims more than it serves (the count check then ends the run with one line).
+EMPTY_PAGES_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +126,9 @@ class PageNumberPaginator:
     **Inflated totals.** Once the records received reach ``total`` (or no ``total`` was
     given) and a page comes back empty, :attr:`finished` turns true: the pages planned
     beyond it are not walked one by one (a server claiming 99,999 pages of nothing ends
-    after the first empty page). :attr:`stopped_early` says what was skipped.
+    after the first empty page). :attr:`stopped_early` says what was skipped. A server
+    whose ``total`` is inflated too (empty pages, records short of ``total``) is given up
+    after :data:`EMPTY_PAGES_LIMIT` empty pages; the count check then fails the run.
 
     ``per_page`` is a number, ``None`` (the API's default: no parameter) or a
     :class:`PageSize` (``auto``, learned from page 1 and shared across passes).
@@ -129,6 +142,7 @@ class PageNumberPaginator:
         self._sequential = False
         self._records = 0
         self._total: int | None = None
+        self._empty = 0
         self.finished = False
         self.stopped_early: str | None = None
 
@@ -172,14 +186,17 @@ class PageNumberPaginator:
                     self.per_page = self.size.granted  # later pages ask for what was granted
         if self.finished:
             return []
-        if not page.records and (self._total is None or self._records >= self._total):
+        self._empty += not page.records
+        complete = self._total is None or self._records >= self._total
+        if not page.records and (complete or self._empty >= EMPTY_PAGES_LIMIT):
             self.finished = True
             claimed = max(self._planned, page.total_pages or 0)
             if claimed > number and not self._sequential:
                 self.stopped_early = (
-                    f"page {number} came back empty with {self._records} records received "
-                    f"(total={self._total}); the {claimed - number} page(s) claimed beyond "
-                    f"it (total_pages={page.total_pages}) were not walked"
+                    f"page {number} came back empty ({self._empty} empty page(s)) with "
+                    f"{self._records} records received (total={self._total}); the "
+                    f"{claimed - number} page(s) claimed beyond it "
+                    f"(total_pages={page.total_pages}) were not walked"
                 )
             return []
         if number == 1 and (page.total_pages is None or (page.total_pages == 0 and page.records)):
