@@ -30,7 +30,7 @@ import random
 import socket
 import ssl
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,7 @@ from .retry import (
 )
 from .settings import ClientSettings
 
-__all__ = ["MAX_429_PER_PAGE", "FetchedPage", "PageFetcher"]
+__all__ = ["MAX_429_PER_PAGE", "FetchedPage", "PageFetcher", "stall_limit"]
 
 #: 429s in a row for one page before giving up, whatever the wait budget says
 #: (a server answering ``Retry-After: 0`` forever must not spin the client forever).
@@ -284,12 +284,7 @@ class PageFetcher:
         return answer
 
     def _stall_limit(self) -> float | None:
-        """Seconds after which an answer counts as stalled, once enough were timed."""
-        times = self._answer_times
-        if len(times) < STALL_SAMPLES:
-            return None
-        p95 = sorted(times)[int(0.95 * (len(times) - 1))]
-        return min(self._settings.read_timeout, max(STALL_FLOOR, STALL_FACTOR * p95))
+        return stall_limit(self._answer_times, self._settings.read_timeout)
 
     def _deadline_failure(self, page: int, masked: str) -> RetriableAPIError:
         return RetriableAPIError(
@@ -477,6 +472,16 @@ def connect_failure_kind(exc: httpx.TransportError) -> str:
     if "connection refused" in text:
         return "connection refused"
     return "connection failed"
+
+
+def stall_limit(times: Sequence[float], read_timeout: float) -> float | None:
+    """Seconds after which an answer counts as stalled, once enough answers were timed:
+    ``STALL_FACTOR`` × their 95th percentile, at least ``STALL_FLOOR``, at most
+    ``read_timeout``. ``None`` until ``STALL_SAMPLES`` answers are known."""
+    if len(times) < STALL_SAMPLES:
+        return None
+    p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+    return min(read_timeout, max(STALL_FLOOR, STALL_FACTOR * p95))
 
 
 def _bytes(n: int) -> str:

@@ -10,10 +10,11 @@ import ssl
 import httpx
 import pytest
 
-from customer_sync.errors import FatalAPIError, RetryBudgetExhausted
+from customer_sync.errors import FatalAPIError, IncompleteSyncError, RetryBudgetExhausted
 from customer_sync.logs import log_hook
 from customer_sync.models import Event
-from customer_sync.source.fetcher import connect_failure_kind
+from customer_sync.source import fetcher
+from customer_sync.source.fetcher import connect_failure_kind, stall_limit
 from customer_sync.source.page_store import InMemoryPageStore
 from tests.source.test_rate_control import sim
 from tests.test_api_client import FakeAPI, people
@@ -102,6 +103,18 @@ def test_inflated_total_pages_after_real_data_stop_once_records_reach_total() ->
     assert stats.paging_note is not None
 
 
+def test_inflated_total_too_ends_in_seconds_with_a_clear_error() -> None:
+    """total=500 and 99,999 pages, all empty: given up after 64 empty pages, one line."""
+    fake = FakeAPI(people(6), tweak=lambda page, body: {
+        "page": page, "per_page": 6, "total": 500, "total_pages": 99_999, "data": []})
+    client, _, _ = fake.client()
+    with pytest.raises(IncompleteSyncError, match=r"received 0 records but the API reports "
+                       r"total=500"):
+        client.fetch_all_customers()
+    assert len(fake.requests) <= 2 * (64 + 32)
+    assert client.stats.paging_note is not None
+
+
 # -- hostile bodies ----------------------------------------------------------------------------
 def test_a_gzip_bomb_is_stopped_at_the_decoded_size_cap() -> None:
     """A small gzip body inflating past the cap fails at once, naming the page and the cap."""
@@ -146,6 +159,45 @@ def test_a_body_that_always_trickles_ends_in_one_clear_line() -> None:
                        r"\(deadline x4\)$"):
         api.fetch()
     assert len(api.named("request_timeout")) == 3  # the fourth is the error itself
+
+
+@pytest.mark.parametrize(
+    ("times", "limit"),
+    [
+        ([0.01] * 19, None),  # too few answers timed yet
+        ([0.01] * 20, 2.0),  # fast answers: the floor
+        ([0.5] * 40, 5.0),  # 10 x the 95th percentile
+        ([5.0] * 40, 30.0),  # never beyond the read timeout
+        ([0.01] * 95 + [1.0] * 5, 2.0),  # a few slow ones do not move the 95th percentile
+    ],
+)
+def test_stall_limit(times: list[float], limit: float | None) -> None:
+    """An answer counts as stalled after 10x the usual time, within [2 s, read_timeout]."""
+    assert stall_limit(times, 30.0) == (None if limit is None else pytest.approx(limit))
+
+
+def test_a_stalled_answer_is_given_up_early_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once answers are timed, one that hangs is cut at the stall limit, logged, retried."""
+    import asyncio
+
+    monkeypatch.setattr(fetcher, "STALL_FLOOR", 0.05)  # 50 ms of real waiting, not 2 s
+    served = FakeAPI(people(200))
+    hung: set[int] = set()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        if page == 30 and page not in hung:
+            hung.add(page)
+            await asyncio.Event().wait()  # accepted, and nothing ever sent
+        return served(request)
+
+    fake = FakeTime()
+    client = make_client(
+        "http://sim.test/api", transport=httpx.MockTransport(handler), sleep=fake.sleep,
+        clock=fake.monotonic, per_page=6, concurrency=1, read_timeout=30.0,
+    )
+    assert len(client.fetch_all_customers()) == 200
+    assert client.stats.retries == {"stalled": 1}
 
 
 # -- messages ----------------------------------------------------------------------------------
