@@ -74,8 +74,10 @@ TIMEOUT_CAUSES = frozenset(
 #: A stalled answer: once this many answers have been timed, a request with no complete
 #: answer after STALL_FACTOR times their 95th percentile (at least STALL_FLOOR seconds, at
 #: most ``read_timeout``) is given up as stalled, and retried. A server that accepts the
-#: connection and sends nothing then costs seconds, not the whole read timeout.
-STALL_SAMPLES = 20
+#: connection and sends nothing then costs seconds, not the whole read timeout. A page's
+#: last allowed attempt always gets the whole ``read_timeout``: a server that is just
+#: slow still gets its chance (and its answer times then raise the limit).
+STALL_SAMPLES = 5
 STALL_FACTOR = 10.0
 STALL_FLOOR = 2.0
 
@@ -144,7 +146,10 @@ class PageFetcher:
             attempt += 1
             began = self._clock()
             try:
-                fetched = await self._attempt(request, check, Priority.of_attempt(attempt))
+                last = errors >= self._settings.max_retries
+                fetched = await self._attempt(
+                    request, check, Priority.of_attempt(attempt), patient=last
+                )
             except RetriableAPIError as exc:
                 causes[exc.cause] += 1
                 if exc.cause == "rate_limited":
@@ -236,7 +241,7 @@ class PageFetcher:
 
     # -- one attempt ----------------------------------------------------------------
     async def _attempt(
-        self, request: PageRequest, check: Check | None, priority: Priority
+        self, request: PageRequest, check: Check | None, priority: Priority, patient: bool
     ) -> FetchedPage:
         page = request.number
         url = httpx.URL(request.url or self._endpoint)
@@ -248,7 +253,9 @@ class PageFetcher:
         async with self._gate.admit(priority) as ticket:
             self._stats.requests += 1
             try:
-                response, content = await self._send(url, headers, page, masked, ticket)
+                response, content = await self._send(
+                    url, headers, page, masked, ticket, patient
+                )
             finally:
                 if not ticket.done:  # no answer (cancelled, or a failure before headers)
                     self._limiter.observe(ticket, None, {})
@@ -261,10 +268,11 @@ class PageFetcher:
         page: int,
         masked: str,
         ticket: SendTicket,
+        patient: bool = False,
     ) -> tuple[httpx.Response, bytes]:
         """One request and its whole body, within the deadline; failures translated."""
         deadline = self._settings.request_deadline
-        stall = self._stall_limit()
+        stall = None if patient else self._stall_limit()
         started = self._clock()
         loop = asyncio.get_running_loop()
         began = loop.time()
