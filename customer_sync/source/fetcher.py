@@ -132,6 +132,7 @@ class PageFetcher:
         self._clock = clock or limiter.clock
         self._summary = _RetrySummary()
         self._answer_times: deque[float] = deque(maxlen=200)
+        self._waiting: dict[object, tuple[asyncio.Timeout, float]] = {}
 
     def new_pass(self) -> None:
         """A new pass over the data: the limiter resumes at the best rate it learned."""
@@ -146,9 +147,9 @@ class PageFetcher:
             attempt += 1
             began = self._clock()
             try:
-                last = errors >= self._settings.max_retries
+                patient = errors >= self._settings.max_retries  # the last allowed attempt
                 fetched = await self._attempt(
-                    request, check, Priority.of_attempt(attempt), patient=last
+                    request, check, Priority.of_attempt(attempt), patient=patient
                 )
             except RetriableAPIError as exc:
                 causes[exc.cause] += 1
@@ -276,20 +277,35 @@ class PageFetcher:
         started = self._clock()
         loop = asyncio.get_running_loop()
         began = loop.time()
+        key = object()
         try:
-            async with asyncio.timeout(deadline if stall is None else min(deadline, stall)):
+            async with asyncio.timeout(deadline if stall is None else min(deadline, stall)) as cm:
+                if not patient:  # a limit learned while it waits applies to it too
+                    self._waiting[key] = (cm, began)
                 answer = await self._exchange(url, headers, page, masked, ticket, started)
         except TimeoutError as exc:
-            if stall is not None and stall < deadline:
+            waited = loop.time() - began
+            if waited < deadline * 0.999:
                 raise RetriableAPIError(
-                    f"page {page}: no complete answer from {masked} in {stall:.1f} s, "
+                    f"page {page}: no complete answer from {masked} in {waited:.1f} s, "
                     f"{STALL_FACTOR:g}x the usual answer time: a stalled server",
                     cause="stalled",
                     page=page,
                 ) from exc
             raise self._deadline_failure(page, masked) from exc
+        finally:
+            self._waiting.pop(key, None)
         self._answer_times.append(loop.time() - began)
+        self._tighten(deadline)
         return answer
+
+    def _tighten(self, deadline: float) -> None:
+        """Apply the stall limit, as it is now, to the requests already waiting."""
+        limit = self._stall_limit()
+        if limit is None or limit >= deadline:
+            return
+        for cm, began in self._waiting.values():
+            cm.reschedule(began + limit)
 
     def _stall_limit(self) -> float | None:
         return stall_limit(self._answer_times, self._settings.read_timeout)
