@@ -3,8 +3,10 @@
 Examples::
 
     python -m bench --setup-dlt                 # once: dlt into bench/.venv-dlt
-    python -m bench                             # both scenarios, full size, 3 repetitions
+    python -m bench                             # every scenario, full size, 3 repetitions
     python -m bench --scenario a --repeat 5
+    python -m bench --scenario c                # header-less rate limit (429 + Retry-After)
+    python -m bench --scenario d                # page size: auto against --per-page 6
     python -m bench --scenario b --customers 100000
     python -m bench --smoke                     # seconds; what CI runs
 """
@@ -23,6 +25,7 @@ import orjson
 
 from .config import BenchConfig, build_config
 from .contenders import Contender, DltRestApi, NaiveBaseline, OurPipeline, setup_dlt_venv
+from .limits import run_header_less, run_page_size
 from .machine import describe_machine
 from .scale import run_scale
 from .simulator_proc import SimulatorError, simulator_missing
@@ -52,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scenario", choices=("a", "b", "all"), default="all")
+    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "all"), default="all")
     parser.add_argument(
         "--customers",
         type=int,
@@ -118,6 +121,25 @@ def run(config: BenchConfig, command: str) -> Report:
         slow_api = run_slow_api(config, _contenders(config), _log)
     if config.scenario in ("b", "all"):
         scale = run_scale(config, _log)
+    header_less = page_size = None
+    seed, repeat, root, module = (
+        config.seed, config.repeat, config.repo_root, config.simulator_module
+    )
+    if config.scenario in ("c", "all"):
+        # dlt-auto adds nothing here: its paginator guess is Scenario A's story
+        contenders = [c for c in _contenders(config) if c.key != "dlt-auto"]
+        header_less = run_header_less(
+            config.header_less, contenders, seed=seed, repeat=repeat, repo_root=root,
+            module=module, log=_log,
+        )
+    if config.scenario in ("d", "all"):
+        everyone = _contenders(config)
+        ours = next(c for c in everyone if c.key == "ours")
+        others = [c for c in everyone if c.key in ("naive", "dlt")]
+        page_size = run_page_size(
+            config.page_size, ours, others, seed=seed, repeat=repeat, repo_root=root,
+            module=module, log=_log,
+        )
     return Report(
         config=config,
         machine=describe_machine(config.repo_root),
@@ -125,6 +147,8 @@ def run(config: BenchConfig, command: str) -> Report:
         started_at=started,
         slow_api=slow_api,
         scale=scale,
+        header_less=header_less,
+        page_size=page_size,
     )
 
 

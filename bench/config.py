@@ -12,9 +12,17 @@ from typing import Literal
 
 from .simulator_proc import DEFAULT_MODULE, SimSpec
 
-__all__ = ["BenchConfig", "ScaleParams", "Scenario", "SlowApiParams", "build_config"]
+__all__ = [
+    "BenchConfig",
+    "HeaderlessParams",
+    "PageSizeParams",
+    "ScaleParams",
+    "Scenario",
+    "SlowApiParams",
+    "build_config",
+]
 
-Scenario = Literal["a", "b", "all"]
+Scenario = Literal["a", "b", "c", "d", "all"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "bench"
 DATA_DIR = BENCH_DIR / "data"
@@ -67,6 +75,48 @@ class ScaleParams:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderlessParams:
+    """Scenario C."""
+
+    customers: int = 10_000
+    per_page: int = 25
+    rate_limit: float = 40.0
+    burst: int = 10
+    fault_rate: float = 0.1
+
+    def sim_spec(self, seed: int) -> SimSpec:
+        return SimSpec(
+            customers=self.customers,
+            max_per_page=100,
+            seed=seed,
+            fault_rate=self.fault_rate,
+            rate_limit=self.rate_limit,
+            burst=self.burst,
+            rate_limit_headers="none",
+        )
+
+    @property
+    def pages(self) -> int:
+        return -(-self.customers // self.per_page)
+
+    def bound(self, faulted: int) -> float:
+        """The retry-aware lower bound: (pages + faulted attempts - burst) / rate."""
+        return max(0, self.pages + faulted - self.burst) / self.rate_limit
+
+
+@dataclass(frozen=True, slots=True)
+class PageSizeParams:
+    """Scenario D."""
+
+    customers: int = 10_000
+    max_per_page: int = 100
+    small: int = 6
+
+    def sim_spec(self, seed: int) -> SimSpec:
+        return SimSpec(customers=self.customers, max_per_page=self.max_per_page, seed=seed)
+
+
+@dataclass(frozen=True, slots=True)
 class BenchConfig:
     scenario: Scenario = "all"
     repeat: int = 3
@@ -75,6 +125,8 @@ class BenchConfig:
     seed: int = 7
     slow_api: SlowApiParams = SlowApiParams()
     scale: ScaleParams = ScaleParams()
+    header_less: HeaderlessParams = HeaderlessParams()
+    page_size: PageSizeParams = PageSizeParams()
     output: Path = BENCH_DIR / "results.md"
     raw_output: Path = DATA_DIR / "results.json"
     data_dir: Path = DATA_DIR
@@ -98,6 +150,8 @@ SMOKE = BenchConfig(
         fault_rate=0.0,
     ),
     scale=ScaleParams(e2e_sizes=(400,), transform_sizes=(100, 400), per_page=100),
+    header_less=HeaderlessParams(customers=300, rate_limit=1000.0, burst=50, fault_rate=0.0),
+    page_size=PageSizeParams(customers=300),
     output=DATA_DIR / "results-smoke.md",
     raw_output=DATA_DIR / "results-smoke.json",
     timeout=120.0,

@@ -53,6 +53,7 @@ class SimSpec:
     latency_ms: float = 0.0
     latency_jitter: float = 0.0  # ±fraction of latency_ms
     fault_kinds: str = "5xx"
+    rate_limit_headers: str = "x"  # x, ietf, structured, none (429s with only Retry-After)
     now: datetime = DATA_NOW
 
     def argv(self) -> list[str]:
@@ -77,6 +78,8 @@ class SimSpec:
             str(self.rate_limit),
             "--burst",
             str(self.burst),
+            "--rate-limit-headers",
+            self.rate_limit_headers,
         ]
         return args
 
@@ -89,6 +92,7 @@ class ServerStats:
     rate_limited: int  # every 429 answer, from the token bucket or injected
     faults: int  # injected faults of any kind
     max_in_flight: int  # the most requests the server was answering at once
+    timeline: tuple[tuple[int, int], ...] = ()  # per second: (let through, refused 429)
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> ServerStats:
@@ -101,6 +105,12 @@ class ServerStats:
             rate_limited=by_status.get("429", int(payload.get("rate_limited", 0))),
             faults=int(faults),
             max_in_flight=int(payload.get("max_in_flight", 0)),
+            timeline=tuple(
+                (int(v[0]), int(v[1]))
+                for _, v in sorted(
+                    (payload.get("timeline") or {}).items(), key=lambda kv: int(kv[0])
+                )
+            ),
         )
 
     def __sub__(self, before: ServerStats) -> ServerStats:
@@ -110,6 +120,7 @@ class ServerStats:
             rate_limited=self.rate_limited - before.rate_limited,
             faults=self.faults - before.faults,
             max_in_flight=self.max_in_flight,
+            timeline=self.timeline,
         )
 
 

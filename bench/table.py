@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import BenchConfig
+from .limits import LimitRun, Run, sustained_rate
 from .machine import Machine
 from .scale import EndToEnd, ScaleRun, TransformOnly
 from .slow_api import ContenderRuns, SlowApiRun
@@ -29,6 +30,8 @@ class Report:
     started_at: str
     slow_api: SlowApiRun | None
     scale: ScaleRun | None
+    header_less: LimitRun | None = None
+    page_size: LimitRun | None = None
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -408,6 +411,209 @@ def _render_scale(config: BenchConfig, run: ScaleRun) -> list[str]:
     ]
 
 
+# --- Scenarios C and D -------------------------------------------------------------------
+
+
+def _by_label(run: LimitRun) -> dict[str, list[Run]]:
+    grouped: dict[str, list[Run]] = {}
+    for r in run.runs:
+        grouped.setdefault(r.label, []).append(r)
+    return grouped
+
+
+def _ok(runs: Sequence[Run]) -> list[Run]:
+    return [r for r in runs if r.result.status == "ok" and r.server is not None]
+
+
+def _records(runs: Sequence[Run], expected: int) -> str:
+    got = _range([r.result.records for r in runs])
+    return f"{got} / {expected:,}"
+
+
+def _header_less_rows(config: BenchConfig, run: LimitRun) -> list[list[str]]:
+    params = config.header_less
+    rows = []
+    for label, runs in _by_label(run).items():
+        ok = _ok(runs)
+        if not ok:
+            rows.append([label, runs[0].result.note or "failed", *["–"] * 9])
+            continue
+        wall = spread(r.result.wall_seconds for r in ok if r.result.wall_seconds is not None)
+        sync = spread(
+            float(r.result.extra["pipeline_seconds"])
+            for r in ok
+            if r.result.extra.get("pipeline_seconds") is not None
+        )
+        bounds = spread(params.bound(r.server.faults) for r in ok if r.server is not None)
+        ratio = spread(
+            (r.result.extra.get("pipeline_seconds") or r.result.wall_seconds or 0.0)
+            / params.bound(r.server.faults)
+            for r in ok
+            if r.server is not None and params.bound(r.server.faults) > 0
+        )
+        rates = spread(
+            rate
+            for r in ok
+            if r.server is not None and (rate := sustained_rate(r.server.timeline)) is not None
+        )
+        rate_text = (
+            "–"
+            if rates is None
+            else f"{rates.fmt(digits=1)} ({rates.median / params.rate_limit:.0%})"
+        )
+        rows.append([
+            label,
+            fmt_seconds(wall),
+            fmt_seconds(sync),
+            fmt_seconds(bounds),
+            fmt_ratio(ratio),
+            rate_text,
+            _range([r.server.requests for r in ok if r.server]),
+            _range([r.server.rate_limited for r in ok if r.server]),
+            _range([r.server.faults for r in ok if r.server]),
+            _records(ok, params.customers),
+            "; ".join(sorted({r.result.note for r in runs if r.result.note})),
+        ])
+    rows.extend([label, why, *["–"] * 9] for label, why in run.skipped)
+    return rows
+
+
+def _rate_over_time(run: LimitRun) -> list[str]:
+    ours = next((r for r in _ok(run.runs) if r.key == "ours"), None)
+    if ours is None or ours.server is None or not ours.server.timeline:
+        return []
+    rows = [
+        [str(second), str(through), str(refused)]
+        for second, (through, refused) in enumerate(ours.server.timeline)
+    ]
+    return [
+        "Rate over time, our pipeline (first run), as the server counted it: requests let "
+        "through the limit and 429s, per second since the first request.",
+        "",
+        *_table(["Second", "Let through", "429s"], rows),
+        "",
+    ]
+
+
+def _header_less_targets(config: BenchConfig, run: LimitRun) -> list[str]:
+    params = config.header_less
+    ours = _ok(_by_label(run).get(next(
+        (r.label for r in run.runs if r.key == "ours"), ""), []))
+    if not ours or any(params.bound(r.server.faults) <= 0 for r in ours if r.server):
+        return ["- – Ours on the header-less limiter: not measured (no bound to compare)"]
+    ratio = spread_of(
+        (r.result.extra.get("pipeline_seconds") or r.result.wall_seconds or 0.0)
+        / max(params.bound(r.server.faults if r.server else 0), 1e-9)
+        for r in ours
+    )
+    rates = spread_of(
+        sustained_rate(r.server.timeline) or 0.0 for r in ours if r.server is not None
+    )
+    share = rates.median / params.rate_limit
+    return [
+        f"- {_check(ratio.median <= 1.2)} Ours within 1.2× the retry-aware bound (the "
+        f"client's own sync duration): {ratio.median:.2f}×",
+        f"- {_check(share >= 0.9)} Ours sustains at least 90% of the server's rate while "
+        f"pages remain: {rates.median:.1f} req/s = {share:.0%} of {params.rate_limit:g}",
+    ]
+
+
+def _render_header_less(config: BenchConfig, run: LimitRun) -> list[str]:
+    p = config.header_less
+    return [
+        "## Scenario C: a rate limit without rate-limit headers",
+        "",
+        f"Simulator (own process): {p.customers:,} customers, {p.per_page} per page "
+        f"({p.pages} pages); {p.rate_limit:g} req/s (burst {p.burst}) whose 429s carry only "
+        "a `Retry-After` (seconds, HTTP-date, decimal, missing or garbage) and no "
+        f"rate-limit header at all; no latency; {p.fault_rate:.0%} 5xx faults.",
+        "",
+        "Retry-aware lower bound: (pages + faulted attempts − burst) ÷ rate, per run. "
+        "\"Server rate\" is the requests the server let through per second, over every whole "
+        "second but the last (while pages remained). Ours: wall time is the process, sync "
+        "is the client's own `run_stats.duration_seconds`; × bound uses the sync time (the "
+        "others' wall time is their fetch loop).",
+        "",
+        *_table(
+            [
+                "Contender",
+                "Wall time",
+                "Sync",
+                "Bound",
+                "× bound",
+                "Server rate (req/s)",
+                "Requests (server)",
+                "429s",
+                "5xx faults",
+                "Records / expected",
+                "Notes",
+            ],
+            _header_less_rows(config, run),
+        ),
+        "",
+        *_rate_over_time(run),
+        "Targets:",
+        "",
+        *_header_less_targets(config, run),
+    ]
+
+
+def _render_page_size(config: BenchConfig, run: LimitRun) -> list[str]:
+    p = config.page_size
+    grouped = _by_label(run)
+    small_label = f"Our pipeline, --per-page {p.small}"
+    small = _ok(grouped.get(small_label, []))
+    small_requests = spread(float(r.server.requests) for r in small if r.server)
+    rows = []
+    for label, runs in grouped.items():
+        ok = _ok(runs)
+        if not ok:
+            rows.append([label, runs[0].result.note or "failed", "–", "–", "–"])
+            continue
+        requests = spread(float(r.server.requests) for r in ok if r.server)
+        fewer = (
+            f"{small_requests.median / requests.median:.1f}×"
+            if requests and small_requests and requests.median
+            else "–"
+        )
+        rows.append([
+            label,
+            fmt_seconds(spread(r.result.wall_seconds for r in ok if r.result.wall_seconds)),
+            _range([r.server.requests for r in ok if r.server]),
+            fewer,
+            _records(ok, p.customers),
+        ])
+    rows.extend([label, why, "–", "–", "–"] for label, why in run.skipped)
+    auto = _ok(grouped.get("Our pipeline, defaults (per_page auto)", []))
+    auto_requests = spread(float(r.server.requests) for r in auto if r.server)
+    if auto_requests and small_requests:
+        factor = small_requests.median / auto_requests.median
+        target = (
+            f"- {_check(factor >= 10)} Defaults (auto) need at least 10× fewer requests than "
+            f"--per-page {p.small}: {factor:.1f}× ({auto_requests.median:.0f} against "
+            f"{small_requests.median:.0f})"
+        )
+    else:
+        target = "- – Page size: not measured"
+    return [
+        "## Scenario D: page size",
+        "",
+        f"Simulator (own process): {p.customers:,} customers; it grants up to "
+        f"{p.max_per_page} per page (and caps silently above). No faults, no latency, no "
+        "rate limit.",
+        "",
+        *_table(
+            ["Contender", "Wall time", "Requests (server)", "× fewer than per_page 6",
+             "Records / expected"],
+            rows,
+        ),
+        "",
+        "Targets:",
+        "",
+        target,
+    ]
+
+
 def render(report: Report) -> str:
     config = report.config
     lines = ["# Benchmark results (issue #7)", ""]
@@ -426,4 +632,8 @@ def render(report: Report) -> str:
         lines += [*_render_slow_api(config, report.slow_api), ""]
     if report.scale is not None:
         lines += [*_render_scale(config, report.scale), ""]
+    if report.header_less is not None:
+        lines += [*_render_header_less(config, report.header_less), ""]
+    if report.page_size is not None:
+        lines += [*_render_page_size(config, report.page_size), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -11,7 +11,7 @@ import contextvars
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -61,6 +61,11 @@ def _f(default: Any, group: str, help: str, *, off: bool = False, **kw: Any) -> 
     return Field(default, description=help, json_schema_extra=extra, **kw)
 
 
+#: ``--per-page``: a number of records, or ``auto`` (ask for ``--max-per-page``, use what
+#: the API grants).
+PerPage = Annotated[int, Field(ge=1, le=10_000)] | Literal["auto"]
+
+
 class ClientSettings(BaseModel):
     """Every knob of the API client, declared once: the run's :class:`Settings` inherits
     these fields (each is also a flag and an environment variable), and
@@ -70,10 +75,25 @@ class ClientSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    per_page: int = _f(6, API, "Records per page requested.", ge=1, le=10_000)
+    per_page: PerPage = _f(
+        "auto", API, "Records per page requested, or auto: ask for --max-per-page and use "
+        "what the API grants (falling back to its default if it refuses)."
+    )
+    max_per_page: int = _f(
+        100, API, "The page size --per-page auto asks for.", ge=1, le=10_000
+    )
     concurrency: int = _f(8, API, "Pages fetched at the same time.", ge=1, le=256)
     connect_timeout: float = _f(5.0, API, "Connect timeout, seconds.", gt=0, allow_inf_nan=False)
-    read_timeout: float = _f(30.0, API, "Read timeout, seconds.", gt=0, allow_inf_nan=False)
+    read_timeout: float = _f(
+        30.0, API, "Read timeout (each read), seconds.", gt=0, allow_inf_nan=False
+    )
+    request_deadline: float = _f(
+        60.0, API, "Overall deadline of one request (headers and body), seconds.", gt=0,
+        allow_inf_nan=False,
+    )
+    max_response_bytes: int = _f(
+        64 * 1024 * 1024, API, "Largest decoded size of one response, bytes (64 MiB).", ge=1
+    )
     pool_timeout: float = _f(
         30.0, API, "Wait for a free connection, seconds.", gt=0, allow_inf_nan=False
     )
@@ -424,6 +444,8 @@ def _config_error(exc: ValidationError) -> ConfigError:
         if template
         else first["msg"].removeprefix("Value error, ")
     )
+    if name == "per_page" and first["type"] in ("int_parsing", "literal_error"):
+        message = "must be an integer or auto"
     if name in Settings.model_fields:
         where = f"{flag(name)} / {env_var(name)}"
         return ConfigError(f"invalid setting {name} ({where}): {message}")

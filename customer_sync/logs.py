@@ -24,9 +24,15 @@ LOGGER_NAME = "pipeline"
 
 # Event name -> level. Anything not listed logs at DEBUG.
 _LEVELS: Mapping[str, int] = {
-    "retry": logging.WARNING,
-    "rate_limited": logging.WARNING,
+    # each retry and 429 stays at DEBUG; retry_summary sums them up every few seconds
+    "retry_summary": logging.WARNING,
+    "request_timeout": logging.WARNING,
     "drift_detected": logging.WARNING,
+    "drift_suspected": logging.WARNING,
+    "recheck_started": logging.WARNING,
+    "recheck_passed": logging.WARNING,
+    "paging_stopped_early": logging.WARNING,
+    "per_page_fallback": logging.INFO,
     "checkpoint_discarded": logging.WARNING,
     "checkpoint_write_failed": logging.WARNING,
     "checkpoint_clear_failed": logging.WARNING,

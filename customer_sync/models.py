@@ -259,6 +259,8 @@ class RunStats:
     refetched_pages: int = 0
     reported_total: int | None = None
     reported_total_pages: int | None = None
+    per_page: int | None = None  # the page size the API granted
+    paging_note: str | None = None  # e.g. inflated total_pages: what was not walked, and why
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -279,6 +281,8 @@ class RunStats:
             "refetched_pages": self.refetched_pages,
             "reported_total": self.reported_total,
             "reported_total_pages": self.reported_total_pages,
+            "per_page": self.per_page,
+            "paging_note": self.paging_note,
         }
 
 

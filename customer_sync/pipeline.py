@@ -285,7 +285,7 @@ def _metadata(
         "source": {
             "url": mask_url(base_url),
             "simulated": simulated,
-            "per_page": settings.per_page,
+            "per_page": stats.per_page or settings.max_per_page,  # what the API granted
         },
         "records_fetched": c.records_in,
         "duplicates_merged": c.duplicates_merged,

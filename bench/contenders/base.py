@@ -18,6 +18,8 @@ class Target:
     base_url: str
     per_page: int
     expected_records: int
+    #: ``None``: the contender's own default page size (ours: ``auto``), not a flag
+    use_default_page_size: bool = False
 
 
 @dataclass(frozen=True, slots=True)

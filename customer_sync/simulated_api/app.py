@@ -6,7 +6,8 @@ Routes, under ``config.base_path`` (``/api`` by default):
 * ``GET /users/{id}``: one record as ``{"data": ...}``, or 404 with ``{}``.
 * ``GET /_stats``: :meth:`SimulatorStats.snapshot` as JSON (never faulted or limited).
 
-Every API answer carries ``X-RateLimit-*`` headers; 200s carry an ``ETag``. A request
+Every API answer carries rate-limit headers (``X-RateLimit-*``, the IETF draft's forms,
+or none: ``config.rate_limit_headers``); 200s carry an ``ETag`` (hostile bodies aside). A request
 goes through: token bucket (429) -> latency -> API key (401) -> parameters (400) ->
 page drift -> fault injection -> the answer (or 304 when ``If-None-Match`` matches).
 """
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from .bodies import hostile_response
 from .conditional import etag_for, if_none_match
 from .config import SimulatorConfig
 from .faults import Fault, FaultKey
@@ -115,13 +117,13 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
 
     async def throttle_auth_delay(request: Request) -> tuple[dict[str, str], Response | None]:
         decision = sim.bucket.acquire()
-        headers = decision.headers()
+        headers = decision.headers(config.rate_limit_headers)
         await sim.delay()
         if not decision.allowed:
             sim.stats.rate_limited()
-            headers["retry-after"] = sim.retry_after(
-                decision.retry_after, http_date=sim.throttled_uses_date()
-            )
+            retry = sim.throttled_retry_after(decision.retry_after, decision.wait)
+            if retry is not None:
+                headers["retry-after"] = retry
             return headers, _json(429, {"error": "Too Many Requests"}, headers)
         if not sim.authorized(request.headers.get("x-api-key")):
             return headers, _json(401, {"error": "Missing API key"}, headers)
@@ -132,6 +134,7 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
         key: FaultKey,
         headers: dict[str, str],
         render: Render,
+        hostile: bool = False,
     ) -> Response:
         """Inject a fault for ``key`` or answer with ``render()`` (body, record count)."""
         fault = sim.faults.decide(key)
@@ -147,6 +150,16 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
         if rendered is None:
             return _json(404, {}, headers)
         body, count = rendered
+        if hostile:
+            sim.stats.records_served(count)
+            return hostile_response(
+                body,
+                headers,
+                padding=config.body_padding_bytes,
+                gzip=config.gzip_bodies,
+                slow_seconds=config.slow_body_seconds,
+                sleep=sim.sleep,
+            )
         etag = etag_for(body)
         headers["etag"] = etag
         if if_none_match(request.headers.get("if-none-match"), etag):
@@ -184,6 +197,7 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
                 request.query_params,
                 default_per_page=config.default_per_page,
                 max_per_page=config.max_per_page,
+                reject_over_max=config.over_max_per_page == "reject",
             )
         except PagingError as exc:
             return _json(400, {"error": str(exc)}, headers)
@@ -191,7 +205,11 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
         if sim.view.on_page_request(page_start(page, per_page)) is not None:
             sim.stats.drift_event()
         return await answer(
-            request, (1, page, per_page), headers, lambda: sim.page_body(page, per_page)
+            request,
+            (1, page, per_page),
+            headers,
+            lambda: sim.page_body(page, per_page),
+            hostile=sim.hostile(page, per_page),
         )
 
     async def get_user(request: Request) -> Response:

@@ -17,7 +17,13 @@ from pathlib import Path
 from types import FrameType
 
 from ..errors import PipelineError
-from .config import DRIFT_MODES, FAULT_KINDS, SimulatorConfig
+from .config import (
+    DRIFT_MODES,
+    FAULT_KINDS,
+    OVER_MAX_MODES,
+    RATE_HEADER_STYLES,
+    SimulatorConfig,
+)
 from .server import SimulatedServer
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -66,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--max-per-page", type=int, default=100, help="cap on per_page (100)")
     data.add_argument(
+        "--over-max-per-page",
+        choices=OVER_MAX_MODES,
+        default="cap",
+        help="a per_page above the max: cap it silently, or reject it with 400 (cap)",
+    )
+    data.add_argument(
+        "--claimed-total-pages",
+        type=int,
+        default=None,
+        help="report this total_pages whatever the data holds (inflated totals)",
+    )
+    data.add_argument(
         "--drift",
         choices=DRIFT_MODES,
         default="none",
@@ -97,11 +115,35 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--retry-after", type=int, default=1, help="Retry-After seconds of 429 faults (1)"
     )
+    bodies = parser.add_argument_group("hostile bodies (list pages)")
+    bodies.add_argument(
+        "--body-padding-bytes", type=int, default=0, help="whitespace added to each body (0)"
+    )
+    bodies.add_argument(
+        "--gzip-bodies", action="store_true", help="gzip-compress bodies as they stream"
+    )
+    bodies.add_argument(
+        "--slow-body-seconds", type=float, default=0.0, help="trickle each body over N s (0)"
+    )
+    bodies.add_argument(
+        "--hostile-attempts",
+        type=int,
+        default=None,
+        help="only the first N requests of each page get the hostile body (all)",
+    )
     limits = parser.add_argument_group("rate limit and latency")
     limits.add_argument(
         "--rate-limit", type=float, default=0.0, help="token bucket req/s; 0 = unlimited (0)"
     )
     limits.add_argument("--burst", type=int, default=10, help="token bucket size (10)")
+    limits.add_argument(
+        "--rate-limit-headers",
+        choices=RATE_HEADER_STYLES,
+        default="x",
+        help="x: X-RateLimit-*; ietf: RateLimit-Limit/Remaining/Reset; structured: "
+        "RateLimit and RateLimit-Policy; none: 429s carry only a Retry-After, in mixed "
+        "forms (x)",
+    )
     limits.add_argument(
         "--latency-ms", type=float, default=0.0, help="latency added to every answer (0)"
     )
@@ -128,6 +170,13 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Si
         bad_record_rate=args.bad_record_rate,
         base_path=args.base_path,
         max_per_page=args.max_per_page,
+        over_max_per_page=args.over_max_per_page,
+        claimed_total_pages=args.claimed_total_pages,
+        body_padding_bytes=args.body_padding_bytes,
+        gzip_bodies=args.gzip_bodies,
+        slow_body_seconds=args.slow_body_seconds,
+        hostile_attempts=args.hostile_attempts,
+        rate_limit_headers=args.rate_limit_headers,
         fault_rate=args.fault_rate,
         fault_kinds=args.fault_kinds,
         max_consecutive_failures=args.max_consecutive_failures or None,
@@ -156,7 +205,12 @@ def _describe(config: SimulatorConfig) -> str:
         if config.faults_enabled
         else "no faults"
     )
-    limit = f"{config.rate_limit:g} req/s burst {config.burst}" if config.rate_limit else "off"
+    limit = (
+        f"{config.rate_limit:g} req/s burst {config.burst} "
+        f"(headers: {config.rate_limit_headers})"
+        if config.rate_limit
+        else "off"
+    )
     key = "required" if config.api_key else "not required"
     return f"{data}; {faults}; rate limit {limit}; api key {key}"
 

@@ -13,6 +13,8 @@ from ..errors import ConfigError
 __all__ = [
     "DRIFT_MODES",
     "FAULT_KINDS",
+    "OVER_MAX_MODES",
+    "RATE_HEADER_STYLES",
     "AsyncSleep",
     "Clock",
     "DriftMode",
@@ -37,6 +39,16 @@ FAULT_KINDS: Final = (
 
 DriftMode = Literal["none", "insert", "delete"]
 DRIFT_MODES: Final[tuple[DriftMode, ...]] = ("none", "insert", "delete")
+
+#: How the rate limit shows: ``x`` ``X-RateLimit-*``; ``ietf`` the draft's
+#: ``RateLimit-Limit/Remaining/Reset``; ``structured`` the draft's ``RateLimit`` and
+#: ``RateLimit-Policy`` fields; ``none`` no rate-limit header at all, and 429s carry only a
+#: ``Retry-After`` in a mix of forms (seconds, HTTP-date, decimal, missing, garbage).
+RateHeaderStyle = Literal["x", "ietf", "structured", "none"]
+RATE_HEADER_STYLES: Final[tuple[RateHeaderStyle, ...]] = ("x", "ietf", "structured", "none")
+#: A ``per_page`` above ``max_per_page``: ``cap`` it silently (reqres), or ``reject`` (400).
+OverMaxMode = Literal["cap", "reject"]
+OVER_MAX_MODES: Final[tuple[OverMaxMode, ...]] = ("cap", "reject")
 
 Clock = Callable[[], float]
 AsyncSleep = Callable[[float], Awaitable[None]]
@@ -67,6 +79,15 @@ class SimulatorConfig:
     base_path: str = "/api"
     default_per_page: int = 6
     max_per_page: int = 100
+    over_max_per_page: OverMaxMode = "cap"
+    claimed_total_pages: int | None = None  # inflated totals: report this many pages
+    # hostile bodies (list pages): padded with whitespace to this many extra bytes,
+    # gzip-compressed, or trickled over this many seconds; only for the first
+    # ``hostile_attempts`` requests of each page when set
+    body_padding_bytes: int = 0
+    gzip_bodies: bool = False
+    slow_body_seconds: float = 0.0
+    hostile_attempts: int | None = None
     # faults
     fault_rate: float = 0.2
     fault_kinds: tuple[str, ...] = ("5xx",)
@@ -77,6 +98,7 @@ class SimulatorConfig:
     # rate limit (token bucket); rate_limit=0 means unlimited
     rate_limit: float = 0.0
     burst: int = 10
+    rate_limit_headers: RateHeaderStyle = "x"
     # latency
     latency_ms: float = 0.0
     latency_jitter: float = 0.0
@@ -138,6 +160,27 @@ class SimulatorConfig:
             "rate_limit must be >= 0 (0 = unlimited)",
         )
         _check(self.burst >= 1, f"burst must be >= 1, got {self.burst}")
+        _check(
+            self.rate_limit_headers in RATE_HEADER_STYLES,
+            f"rate_limit_headers must be one of {', '.join(RATE_HEADER_STYLES)}",
+        )
+        _check(
+            self.over_max_per_page in OVER_MAX_MODES,
+            f"over_max_per_page must be one of {', '.join(OVER_MAX_MODES)}",
+        )
+        _check(
+            self.claimed_total_pages is None or self.claimed_total_pages >= 0,
+            "claimed_total_pages must be >= 0",
+        )
+        _check(self.body_padding_bytes >= 0, "body_padding_bytes must be >= 0")
+        _check(
+            math.isfinite(self.slow_body_seconds) and self.slow_body_seconds >= 0,
+            "slow_body_seconds must be >= 0",
+        )
+        _check(
+            self.hostile_attempts is None or self.hostile_attempts >= 1,
+            "hostile_attempts must be >= 1 (or None for every request)",
+        )
         _check(self.latency_ms >= 0, f"latency_ms must be >= 0, got {self.latency_ms}")
         _check(0.0 <= self.latency_jitter <= 1.0, "latency_jitter must be between 0 and 1")
         _check(self.drift in DRIFT_MODES, f"drift must be one of {', '.join(DRIFT_MODES)}")
@@ -147,6 +190,10 @@ class SimulatorConfig:
             "drift_max_events must be >= 0 (or None for no cap)",
         )
         _check(self.api_key is None or self.api_key != "", "api_key must not be empty")
+
+    @property
+    def hostile_bodies(self) -> bool:
+        return bool(self.body_padding_bytes or self.gzip_bodies or self.slow_body_seconds)
 
     @property
     def faults_enabled(self) -> bool:

@@ -27,12 +27,19 @@ def _positive(query: Mapping[str, str], name: str, default: int) -> int:
 
 
 def parse_paging(
-    query: Mapping[str, str], *, default_per_page: int, max_per_page: int
+    query: Mapping[str, str],
+    *,
+    default_per_page: int,
+    max_per_page: int,
+    reject_over_max: bool = False,
 ) -> tuple[int, int]:
-    """``(page, per_page)`` from query parameters; ``per_page`` is capped, not refused."""
+    """``(page, per_page)`` from query parameters; ``per_page`` above the maximum is
+    capped silently (as reqres does) or, with ``reject_over_max``, refused (400)."""
     page = _positive(query, "page", 1)
-    per_page = min(_positive(query, "per_page", default_per_page), max_per_page)
-    return page, per_page
+    asked = _positive(query, "per_page", default_per_page)
+    if asked > max_per_page and reject_over_max:
+        raise PagingError(f"per_page must be at most {max_per_page}, got {asked}")
+    return page, min(asked, max_per_page)
 
 
 def page_start(page: int, per_page: int) -> int:

@@ -28,8 +28,24 @@ class RateDecision:
     remaining: int
     reset: int
     retry_after: int = 0
+    wait: float = 0.0  # the exact seconds until the next token (when refused)
+    window: int = 1  # seconds the bucket takes to fill from empty (the draft's ``w``)
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, style: str = "x") -> dict[str, str]:
+        """The rate-limit headers in ``style`` (see ``SimulatorConfig.rate_limit_headers``)."""
+        if style == "none":
+            return {}
+        if style == "ietf":
+            return {
+                "ratelimit-limit": str(self.limit),
+                "ratelimit-remaining": str(self.remaining),
+                "ratelimit-reset": str(self.reset),
+            }
+        if style == "structured":
+            return {
+                "ratelimit": f'"default";r={self.remaining};t={self.reset}',
+                "ratelimit-policy": f'"default";q={self.limit};w={self.window}',
+            }
         return {
             "x-ratelimit-limit": str(self.limit),
             "x-ratelimit-remaining": str(self.remaining),
@@ -66,5 +82,9 @@ class TokenBucket:
                 self._tokens -= 1.0
             tokens = self._tokens
         reset = math.ceil((self._burst - tokens) / self._rate)
-        retry_after = 0 if allowed else max(1, math.ceil((1.0 - tokens) / self._rate))
-        return RateDecision(allowed, self._burst, math.floor(tokens), reset, retry_after)
+        wait = 0.0 if allowed else (1.0 - tokens) / self._rate
+        retry_after = 0 if allowed else max(1, math.ceil(wait))
+        window = max(1, math.ceil(self._burst / self._rate))
+        return RateDecision(
+            allowed, self._burst, math.floor(tokens), reset, retry_after, wait, window
+        )

@@ -41,6 +41,10 @@ SUPPORT: Final = {
 
 _SALT_LATENCY: Final = 0x4C415459
 _SALT_RETRY_DATE: Final = 0x44415445
+_SALT_RETRY_FORM: Final = 0x464F524D
+
+#: The Retry-After forms a header-less limiter mixes (``rate_limit_headers="none"``).
+RETRY_AFTER_FORMS: Final = ("seconds", "date", "decimal", "missing", "garbage")
 
 
 def build_dataset(config: SimulatorConfig, now: datetime) -> Dataset:
@@ -72,11 +76,12 @@ class Simulator:
         )
         self.faults = FaultInjector(config)
         self.bucket = TokenBucket(config.rate_limit, config.burst, config.clock or time.monotonic)
-        self.stats = SimulatorStats()
+        self.stats = SimulatorStats(clock=config.clock or time.monotonic)
         self.sleep = config.sleep or asyncio.sleep
         self.wall_clock = config.wall_clock or time.time
         self._requests = itertools.count()
         self._throttled = itertools.count()
+        self._hostile: dict[tuple[int, int], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: asyncio.Event | None = None
 
@@ -108,6 +113,36 @@ class Simulator:
         if not http_date:
             return str(seconds)
         return formatdate(ceil(self.wall_clock() + seconds), usegmt=True)
+
+    def throttled_retry_after(self, seconds: int, wait: float) -> str | None:
+        """The Retry-After of a token-bucket 429 (``None``: no header at all).
+
+        With rate-limit headers, delta-seconds or an HTTP-date. Without them, a mix of
+        :data:`RETRY_AFTER_FORMS`, as servers that send nothing else do.
+        """
+        if self.config.rate_limit_headers != "none":
+            return self.retry_after(seconds, http_date=self.throttled_uses_date())
+        n = next(self._throttled)
+        form = RETRY_AFTER_FORMS[mix(self.config.seed, _SALT_RETRY_FORM, n) % 5]
+        if form == "missing":
+            return None
+        if form == "garbage":
+            return "soon"
+        if form == "decimal":
+            return f"{max(0.1, wait):.1f}"
+        return self.retry_after(seconds, http_date=form == "date")
+
+    def hostile(self, page: int, per_page: int) -> bool:
+        """Whether this answer to a list request gets a hostile body."""
+        config = self.config
+        if not config.hostile_bodies:
+            return False
+        if config.hostile_attempts is None:
+            return True
+        key = (page, per_page)
+        seen = self._hostile.get(key, 0)
+        self._hostile[key] = seen + 1
+        return seen < config.hostile_attempts
 
     def throttled_uses_date(self) -> bool:
         """Whether the next token-bucket 429 spells Retry-After as an HTTP-date."""
@@ -155,7 +190,11 @@ class Simulator:
                 "page": page,
                 "per_page": per_page,
                 "total": total,
-                "total_pages": total_pages(total, per_page),
+                "total_pages": (
+                    total_pages(total, per_page)
+                    if self.config.claimed_total_pages is None
+                    else self.config.claimed_total_pages
+                ),
                 "data": records,
                 "support": SUPPORT,
             }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from .config import FAULT_KINDS
@@ -19,10 +20,15 @@ class SimulatorStats:
     by HTTP status, ``per_page_requests`` list requests by page number, ``faults`` the
     injected faults by kind (every kind listed, zeros included) and ``fault_details`` by
     detail label (``http_503_html``, ``http_429_date``, ...). ``rate_limited`` counts 429s
-    from the token bucket, which are not faults.
+    from the token bucket, which are not faults. ``timeline`` counts answers per whole
+    second since the first request: ``[let through the rate limit, refused (429)]``
+    (the rate over time; injected faults count as let through).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock
+        self._started: float | None = None
+        self._timeline: dict[int, list[int]] = {}
         self._lock = threading.Lock()
         self._requests = 0
         self._no_response = 0
@@ -51,8 +57,18 @@ class SimulatorStats:
                 self._no_response += 1
             else:
                 self._by_status[status] += 1
+                self._note_time(status)
                 if status == 304:
                     self._not_modified += 1
+
+    def _note_time(self, status: int) -> None:
+        if self._clock is None or status == 304:
+            return
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        second = self._timeline.setdefault(int(now - self._started), [0, 0])
+        second[0 if status != 429 else 1] += 1
 
     def page_requested(self, page: int) -> None:
         with self._lock:
@@ -92,4 +108,5 @@ class SimulatorStats:
                 "drift_events": self._drift_events,
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
+                "timeline": {k: list(v) for k, v in sorted(self._timeline.items())},
             }

@@ -33,7 +33,7 @@ from ..redaction import mask_url
 from .cache import ETagCache, FileETagCache
 from .fetcher import PageFetcher
 from .page_store import PageStore
-from .pagination import PageNumberPaginator, PageRequest, Paginator
+from .pagination import PageNumberPaginator, PageRequest, PageSize, Paginator
 from .ratelimit import AdaptiveRateLimiter
 from .session import build_http_client
 from .settings import ClientSettings
@@ -83,7 +83,8 @@ class CustomerAPIClient:
         self._random = random or random_module.Random()
         self._hook: Hook = hook or null_hook
         self._page_store = page_store
-        self._paginator_factory = paginator_factory or self._page_numbers
+        self._custom_paginator = paginator_factory
+        self._page_size = self._new_page_size()
         self._cache: ETagCache | None = (
             FileETagCache(self.settings.cache_dir) if self.settings.cache_dir else None
         )
@@ -104,9 +105,15 @@ class CustomerAPIClient:
         base = httpx.URL(self.base_url)
         return str(base.copy_with(path=base.path.rstrip("/") + "/users"))
 
-    def _page_numbers(self) -> Paginator:
-        s = self.settings
-        return PageNumberPaginator(per_page=s.per_page, max_pages=s.max_pages)
+    def _new_page_size(self) -> PageSize:
+        return PageSize(self.settings.per_page, self.settings.max_per_page)
+
+    def _paginators(self, size: PageSize) -> Callable[[], Paginator]:
+        """A fresh paginator per pass; page-number ones share the sync's page size."""
+        if self._custom_paginator is not None:
+            return self._custom_paginator
+        max_pages = self.settings.max_pages
+        return lambda: PageNumberPaginator(per_page=size, max_pages=max_pages)
 
     # -- lifecycle: one connection pool -------------------------------------------------
     async def __aenter__(self) -> CustomerAPIClient:
@@ -158,6 +165,7 @@ class CustomerAPIClient:
             clock=self._clock,
             sleep=self._sleep,
             on_change=lambda name, rate: self._emit(name, rate=rate),
+            wall_clock=self._wall_clock,
         )
         return PageFetcher(
             http=http,
@@ -171,6 +179,7 @@ class CustomerAPIClient:
             wall_clock=self._wall_clock,
             rng=self._random,
             secrets=(self._api_key.get_secret_value(),) if self._api_key else (),
+            clock=self._clock,
         )
 
     # -- the public forms -------------------------------------------------------------
@@ -182,15 +191,16 @@ class CustomerAPIClient:
         """
         stats = self.stats = RunStats()
         started = self._clock()
+        size = self._page_size = self._new_page_size()
         async with self._session() as http:
             loop = SyncLoop(
                 fetcher=self._fetcher(http, stats),
-                paginator_factory=self._paginator_factory,
+                paginator_factory=self._paginators(size),
                 store=self._page_store,
                 stats=stats,
                 emit=self._emit,
                 masked_base_url=mask_url(self.base_url),
-                per_page=self.settings.per_page,
+                page_size=size,
                 concurrency=self.settings.concurrency,
                 max_drift_passes=self.settings.max_drift_passes,
             )
@@ -225,7 +235,7 @@ class CustomerAPIClient:
     async def _fetch_page(self, page: int | PageRequest) -> Page:
         """One page (page number, or a strategy's request) with the full retry policy."""
         paginator = PageNumberPaginator(
-            per_page=self.settings.per_page, max_pages=self.settings.max_pages
+            per_page=self._page_size, max_pages=self.settings.max_pages
         )
         if isinstance(page, int):
             page = paginator.request(page)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..jsoncodec import canonical as _canonical
 
-__all__ = ["Decision", "PassLedger", "Signal", "verdict"]
+__all__ = ["Decision", "PassLedger", "Signal", "page_digest", "verdict"]
 
 _EDGE = 16  # records kept from each end of a page to spot shifted records
 
@@ -43,6 +43,11 @@ class Signal:
 def record_digest(record: Any) -> str:
     """A stable digest of one raw record (key order does not matter)."""
     return hashlib.blake2b(_canonical(record), digest_size=12).hexdigest()
+
+
+def page_digest(records: Sequence[Any]) -> str:
+    """The digest of a page's records, in order (what two fetches of a page compare)."""
+    return hashlib.blake2b(_canonical(list(records)), digest_size=16).hexdigest()
 
 
 def _record_id(record: Any) -> object:
@@ -77,15 +82,15 @@ class PassLedger:
         elif (total, total_pages) != (self.first_total, self.first_total_pages):
             self._changed_pages += 1
             self._last_totals = (total, total_pages)
-        page_digest = hashlib.blake2b(_canonical(list(records)), digest_size=16).hexdigest()
+        digest = page_digest(records)
         self.records += len(records)
-        self.pages[number] = page_digest
+        self.pages[number] = digest
         ids = [_record_id(r) for r in records[-_EDGE:]]
         head = [record_digest(r) for r in records[:_EDGE]]
         tail = [record_digest(r) for r in records[-_EDGE:]]
         self._edges[number] = (head, tail, ids)
         if len(records) >= 2:  # one record can repeat legitimately (an exact duplicate)
-            seen = self._by_digest.setdefault(page_digest, number)
+            seen = self._by_digest.setdefault(digest, number)
             if seen != number:
                 return seen
         return None
@@ -110,15 +115,7 @@ class PassLedger:
                     f"received {self.records} records, the API reports total={total}",
                 )
             )
-        shifts: list[tuple[int, int, object]] = []
-        for number in sorted(self._edges):
-            after = self._edges.get(number + 1)
-            if after is None:
-                continue
-            _, tail, tail_ids = self._edges[number]
-            shift = _overlap(tail, after[0])
-            if shift:
-                shifts.append((number, shift, tail_ids[-shift]))
+        shifts = self._shifts()
         if shifts:
             number, shift, shown = shifts[0]
             found.append(
@@ -130,6 +127,23 @@ class PassLedger:
                 )
             )
         return found
+
+    def _shifts(self) -> list[tuple[int, int, object]]:
+        """``(page, records shifted, id shown)`` for every boundary a record straddles."""
+        shifts: list[tuple[int, int, object]] = []
+        for number in sorted(self._edges):
+            after = self._edges.get(number + 1)
+            if after is None:
+                continue
+            _, tail, tail_ids = self._edges[number]
+            shift = _overlap(tail, after[0])
+            if shift:
+                shifts.append((number, shift, tail_ids[-shift]))
+        return shifts
+
+    def shifted_pages(self) -> list[int]:
+        """The pages on both sides of every boundary a record straddles (soft signal)."""
+        return sorted({n for number, _, _ in self._shifts() for n in (number, number + 1)})
 
     def agrees_with(self, other: PassLedger) -> bool:
         """Same records on the same pages, and the same reported sizes."""
@@ -157,14 +171,18 @@ class Decision(Enum):
 def verdict(current: PassLedger, previous: PassLedger | None) -> Decision:
     """Accept, re-check or give up after a pass (``previous`` is the pass before, if any).
 
-    The first pass is accepted when it shows no signal at all. A re-check pass is
-    accepted when it agrees with the pass before it and shows no hard signal: two
-    consecutive full passes that agree mean the data has stopped moving.
+    Any pass is accepted when it shows no signal at all: its totals held from its first
+    page to its last and its records add up to them, so no row moved while it ran (a
+    re-check pass need not also agree with the drifting pass before it). A re-check pass
+    with signals is accepted when it agrees with the pass before it and shows no hard
+    signal: two consecutive full passes that agree mean the data has stopped moving.
     """
     signals = current.signals()
     hard = [s for s in signals if s.hard]
+    if not signals:
+        return Decision.ACCEPT  # a clean pass stands on its own, re-check or not
     if previous is None:
-        return Decision.RECHECK if signals else Decision.ACCEPT
+        return Decision.RECHECK
     if current.agrees_with(previous):
         if not hard:
             return Decision.ACCEPT

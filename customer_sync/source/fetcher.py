@@ -14,13 +14,23 @@ JSON, or has no ``data`` list, is retried like a 503. Only the causes named in
 * The request slot (``concurrency``) is held only while a request is on the wire, so a
   page waiting out its backoff never holds up the others. Once its wait is over, a retry
   goes out ahead of pages not tried yet (:mod:`.admission`).
+* Hostile answers: the body is read as a stream and its *decoded* size (decompression
+  included) is capped at ``max_response_bytes``: going over is a fatal error naming the
+  page and the cap. One request, headers and body, must end within
+  ``request_deadline`` seconds (on top of the per-read ``read_timeout``): a trickle fails
+  like a timeout, and is retried. Every timeout is an event logged at warning.
+* Logs: each retry is a debug event; a ``retry_summary`` event (warning) sums them up at
+  most every :data:`SUMMARY_EVERY` seconds (pages retrying, causes, waits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections import Counter
-from collections.abc import Awaitable, Callable
+import socket
+import ssl
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +60,26 @@ from .retry import (
 )
 from .settings import ClientSettings
 
-__all__ = ["MAX_429_PER_PAGE", "FetchedPage", "PageFetcher"]
+__all__ = ["MAX_429_PER_PAGE", "FetchedPage", "PageFetcher", "stall_limit"]
 
 #: 429s in a row for one page before giving up, whatever the wait budget says
 #: (a server answering ``Retry-After: 0`` forever must not spin the client forever).
 MAX_429_PER_PAGE = 50
+#: Seconds between two ``retry_summary`` events while retries happen.
+SUMMARY_EVERY = 5.0
+#: Retry causes that are timeouts (logged one by one, at warning).
+TIMEOUT_CAUSES = frozenset(
+    {"connect_timeout", "read_timeout", "pool_timeout", "write_timeout", "deadline", "stalled"}
+)
+#: A stalled answer: once this many answers have been timed, a request with no complete
+#: answer after STALL_FACTOR times their 95th percentile (at least STALL_FLOOR seconds, at
+#: most ``read_timeout``) is given up as stalled, and retried. A server that accepts the
+#: connection and sends nothing then costs seconds, not the whole read timeout. A page's
+#: last allowed attempt always gets the whole ``read_timeout``: a server that is just
+#: slow still gets its chance (and its answer times then raise the limit).
+STALL_SAMPLES = 5
+STALL_FACTOR = 10.0
+STALL_FLOOR = 2.0
 
 Emit = Callable[..., None]
 Check = Callable[[ReceivedPage], None]
@@ -89,6 +114,7 @@ class PageFetcher:
         wall_clock: Callable[[], float],
         rng: random.Random,
         secrets: tuple[str, ...] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._http = http
         self._endpoint = endpoint
@@ -103,6 +129,14 @@ class PageFetcher:
         self._secrets = secrets
         self._gate = RequestGate(concurrency=settings.concurrency, limiter=limiter)
         self._rate_waited = 0.0
+        self._clock = clock or limiter.clock
+        self._summary = _RetrySummary()
+        self._answer_times: deque[float] = deque(maxlen=200)
+        self._waiting: dict[object, tuple[asyncio.Timeout, float]] = {}
+
+    def new_pass(self) -> None:
+        """A new pass over the data: the limiter resumes at the best rate it learned."""
+        self._limiter.new_pass()
 
     async def fetch(self, request: PageRequest, check: Check | None = None) -> FetchedPage:
         """The page, after as many attempts as the policy allows."""
@@ -111,8 +145,12 @@ class PageFetcher:
         errors = throttled = attempt = 0
         while True:
             attempt += 1
+            began = self._clock()
             try:
-                fetched = await self._attempt(request, check, Priority.of_attempt(attempt))
+                patient = errors >= self._settings.max_retries  # the last allowed attempt
+                fetched = await self._attempt(
+                    request, check, Priority.of_attempt(attempt), patient=patient
+                )
             except RetriableAPIError as exc:
                 causes[exc.cause] += 1
                 if exc.cause == "rate_limited":
@@ -121,19 +159,35 @@ class PageFetcher:
                 else:
                     errors += 1
                     if errors > self._settings.max_retries:
+                        # a connect failure names host, port and kind first
+                        last = exc.message.removeprefix(f"page {page}: ")
+                        said = f"{last}; " if last.startswith("cannot connect") else ""
                         raise RetryBudgetExhausted(
-                            f"page {page}: giving up after {attempt} attempts "
+                            f"page {page}: {said}giving up after {attempt} attempts "
                             f"({_describe(causes)})",
                             page=page,
                             causes=causes,
                         ) from exc
                     wait = self._error_wait(exc, errors)
+                    if exc.cause in TIMEOUT_CAUSES:  # the wait for the timeout counts
+                        wait = max(0.0, wait - (self._clock() - began))
                 self._stats.retries[exc.cause] += 1
                 self._stats.waited_seconds += wait
                 self._emit("retry", page=page, attempt=attempt, cause=exc.cause, wait=wait)
+                if exc.cause in TIMEOUT_CAUSES:
+                    self._emit("request_timeout", page=page, attempt=attempt, error=exc.message)
+                self._note_retry(page, exc.cause, wait)
                 await self._sleep(wait)
             else:
                 return FetchedPage(fetched.received, fetched.body, fetched.from_cache, attempt)
+
+    def _note_retry(self, page: int, cause: str, wait: float) -> None:
+        summary = self._summary
+        summary.add(page, cause, wait)
+        now = self._clock()
+        if now - summary.emitted_at >= SUMMARY_EVERY:
+            self._emit("retry_summary", **summary.fields(self._limiter.rate))
+            summary.reset(now)
 
     # -- waits ----------------------------------------------------------------------
     def _backoff(self, n: int) -> float:
@@ -188,7 +242,7 @@ class PageFetcher:
 
     # -- one attempt ----------------------------------------------------------------
     async def _attempt(
-        self, request: PageRequest, check: Check | None, priority: Priority
+        self, request: PageRequest, check: Check | None, priority: Priority, patient: bool
     ) -> FetchedPage:
         page = request.number
         url = httpx.URL(request.url or self._endpoint)
@@ -200,7 +254,9 @@ class PageFetcher:
         async with self._gate.admit(priority) as ticket:
             self._stats.requests += 1
             try:
-                response, content = await self._send(url, headers, page, masked, ticket)
+                response, content = await self._send(
+                    url, headers, page, masked, ticket, patient
+                )
             finally:
                 if not ticket.done:  # no answer (cancelled, or a failure before headers)
                     self._limiter.observe(ticket, None, {})
@@ -213,8 +269,64 @@ class PageFetcher:
         page: int,
         masked: str,
         ticket: SendTicket,
+        patient: bool = False,
     ) -> tuple[httpx.Response, bytes]:
-        """One request and its whole body; transport failures translated."""
+        """One request and its whole body, within the deadline; failures translated."""
+        deadline = self._settings.request_deadline
+        stall = None if patient else self._stall_limit()
+        started = self._clock()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        key = object()
+        try:
+            async with asyncio.timeout(deadline if stall is None else min(deadline, stall)) as cm:
+                if not patient:  # a limit learned while it waits applies to it too
+                    self._waiting[key] = (cm, began)
+                answer = await self._exchange(url, headers, page, masked, ticket, started)
+        except TimeoutError as exc:
+            waited = loop.time() - began
+            if waited < deadline * 0.999:
+                raise RetriableAPIError(
+                    f"page {page}: no complete answer from {masked} in {waited:.1f} s, "
+                    f"{STALL_FACTOR:g}x the usual answer time: a stalled server",
+                    cause="stalled",
+                    page=page,
+                ) from exc
+            raise self._deadline_failure(page, masked) from exc
+        finally:
+            self._waiting.pop(key, None)
+        self._answer_times.append(loop.time() - began)
+        self._tighten(deadline)
+        return answer
+
+    def _tighten(self, deadline: float) -> None:
+        """Apply the stall limit, as it is now, to the requests already waiting."""
+        limit = self._stall_limit()
+        if limit is None or limit >= deadline:
+            return
+        for cm, began in self._waiting.values():
+            cm.reschedule(began + limit)
+
+    def _stall_limit(self) -> float | None:
+        return stall_limit(self._answer_times, self._settings.read_timeout)
+
+    def _deadline_failure(self, page: int, masked: str) -> RetriableAPIError:
+        return RetriableAPIError(
+            f"page {page}: no complete answer from {masked} within the "
+            f"{self._settings.request_deadline:g} s request deadline",
+            cause="deadline",
+            page=page,
+        )
+
+    async def _exchange(
+        self,
+        url: httpx.URL,
+        headers: dict[str, str],
+        page: int,
+        masked: str,
+        ticket: SendTicket,
+        started: float,
+    ) -> tuple[httpx.Response, bytes]:
         try:
             response = await self._http.send(
                 self._http.build_request("GET", url, headers=headers), stream=True
@@ -225,9 +337,26 @@ class PageFetcher:
             raise FatalAPIError(
                 f"page {page}: too many redirects from {masked}", page=page
             ) from exc
+        cap = self._settings.max_response_bytes
+        deadline = self._settings.request_deadline
         try:
             self._limiter.observe(ticket, response.status_code, response.headers)
-            content = await response.aread()
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise FatalAPIError(
+                        f"page {page}: the answer from {masked} is larger than the "
+                        f"{_bytes(cap)} cap once decoded",
+                        page=page,
+                        status=response.status_code,
+                        hint="raise --max-response-bytes if pages really are that large",
+                    )
+                if self._clock() - started > deadline:  # a trickle, on the injected clock
+                    raise self._deadline_failure(page, masked)
+                chunks.append(chunk)
+            content = b"".join(chunks)
         except httpx.TransportError as exc:
             raise _transport_failure(exc, page, masked) from exc
         except httpx.DecodingError as exc:
@@ -302,6 +431,13 @@ class PageFetcher:
             return AuthError(
                 message, page=page, status=status, hint="check the API key (x-api-key)"
             )
+        if status == 404 and page == 1:
+            return FatalAPIError(
+                message,
+                page=page,
+                status=status,
+                hint=f"not retried; check the base path of --api-url: requested {masked}",
+            )
         if status == 304:
             message = f"{where}: not modified, but nothing is cached for it"
         return FatalAPIError(message, page=page, status=status, hint="not retried")
@@ -324,7 +460,90 @@ def _transport_failure(exc: httpx.TransportError, page: int, masked: str) -> Exc
         return FatalAPIError(
             f"page {page}: {type(exc).__name__} talking to {masked}", page=page, hint="not retried"
         )
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        url = httpx.URL(masked)
+        port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+        return RetriableAPIError(
+            f"page {page}: cannot connect to {url.host}:{port}: {connect_failure_kind(exc)}",
+            cause=cause,
+            page=page,
+        )
     return RetriableAPIError(f"page {page}: {cause} talking to {masked}", cause=cause, page=page)
+
+
+def connect_failure_kind(exc: httpx.TransportError) -> str:
+    """What went wrong connecting: DNS, refused, TLS or a timeout (from the cause chain)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out"
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return "DNS lookup failed"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(current, TimeoutError | socket.timeout):
+            return "timed out"
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    text = str(exc).lower()
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "DNS lookup failed"
+    if "temporary failure in name resolution" in text or "getaddrinfo" in text:
+        return "DNS lookup failed"
+    if "connection refused" in text:
+        return "connection refused"
+    return "connection failed"
+
+
+def stall_limit(times: Sequence[float], read_timeout: float) -> float | None:
+    """Seconds after which an answer counts as stalled, once enough answers were timed:
+    ``STALL_FACTOR`` × their 95th percentile, at least ``STALL_FLOOR``, at most
+    ``read_timeout``. ``None`` until ``STALL_SAMPLES`` answers are known."""
+    if len(times) < STALL_SAMPLES:
+        return None
+    p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+    return min(read_timeout, max(STALL_FLOOR, STALL_FACTOR * p95))
+
+
+def _bytes(n: int) -> str:
+    """``67108864`` -> ``64 MiB``; other sizes in bytes."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} bytes"
+
+
+class _RetrySummary:
+    """Retries since the last ``retry_summary`` event."""
+
+    def __init__(self) -> None:
+        self.emitted_at = float("-inf")
+        self.pages: set[int] = set()
+        self.causes: Counter[str] = Counter()
+        self.waited = 0.0
+
+    def add(self, page: int, cause: str, wait: float) -> None:
+        self.pages.add(page)
+        self.causes[cause] += 1
+        self.waited += wait
+
+    def fields(self, rate: float | None) -> dict[str, Any]:
+        return {
+            "pages_retrying": len(self.pages),
+            "retries": sum(self.causes.values()),
+            "causes": dict(sorted(self.causes.items())),
+            "waited_seconds": round(self.waited, 3),
+            "rate": None if rate is None else round(rate, 2),
+        }
+
+    def reset(self, now: float) -> None:
+        self.emitted_at = now
+        self.pages.clear()
+        self.causes.clear()
+        self.waited = 0.0
 
 
 def _server_message(content: bytes) -> str | None:

@@ -22,7 +22,18 @@ from typing import Any, Protocol
 
 from ..errors import FatalAPIError
 
-__all__ = ["PageNumberPaginator", "PageRequest", "Paginator", "ReceivedPage"]
+__all__ = [
+    "EMPTY_PAGES_LIMIT",
+    "PageNumberPaginator",
+    "PageRequest",
+    "PageSize",
+    "Paginator",
+    "ReceivedPage",
+]
+
+#: Empty pages that end a pass even though the records have not reached ``total``: the
+#: server claims more than it serves (the count check then ends the run with one line).
+EMPTY_PAGES_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,42 @@ class Paginator(Protocol):
         ...
 
 
+class PageSize:
+    """The page size of one sync, shared by the paginators of all its passes.
+
+    ``setting`` is a number (asked for as is: an explicit ``--per-page`` always wins) or
+    ``"auto"``: ask for ``max_per_page`` and use what the API grants, read from page 1
+    (the echoed ``per_page``, or else the records on page 1 when they are fewer than
+    ``total``). If the API refuses the large page (400 or 422 on page 1), :meth:`refuse`
+    falls back, once, to the API's own default (no ``per_page`` parameter at all).
+    """
+
+    def __init__(self, setting: int | str, max_per_page: int) -> None:
+        self.auto = setting == "auto"
+        self.requested: int | None = max_per_page if self.auto else int(setting)
+        self.granted: int | None = None if self.auto else int(setting)
+        self.fell_back = False
+
+    def refuse(self) -> bool:
+        """Page 1 was refused (400/422): fall back to the API's default, once, if auto."""
+        if not self.auto or self.fell_back:
+            return False
+        self.fell_back, self.requested = True, None
+        return True
+
+    def learn(self, page: ReceivedPage) -> None:
+        """Note the size the API granted, from page 1."""
+        if not self.auto:
+            return
+        echoed = _as_int(page.body.get("per_page"))
+        if echoed is not None and echoed > 0:
+            self.granted = echoed
+        elif page.records and page.total is not None and len(page.records) < page.total:
+            self.granted = len(page.records)
+        else:
+            self.granted = self.requested if self.requested is not None else len(page.records)
+
+
 class PageNumberPaginator:
     """``?page=N&per_page=M`` paging (reqres.in and the simulated API).
 
@@ -75,17 +122,44 @@ class PageNumberPaginator:
     sync) extends the plan. Without ``total_pages`` it goes page by page until an empty
     page (and so it does when page 1 holds records but claims ``total_pages=0``). Either way
     it refuses to plan past ``max_pages``.
+
+    **Inflated totals.** Once the records received reach ``total`` (or no ``total`` was
+    given) and a page comes back empty, :attr:`finished` turns true: the pages planned
+    beyond it are not walked one by one (a server claiming 99,999 pages of nothing ends
+    after the first empty page). :attr:`stopped_early` says what was skipped. A server
+    whose ``total`` is inflated too (empty pages, records short of ``total``) is given up
+    after :data:`EMPTY_PAGES_LIMIT` empty pages; the count check then fails the run.
+
+    ``per_page`` is a number, ``None`` (the API's default: no parameter) or a
+    :class:`PageSize` (``auto``, learned from page 1 and shared across passes).
     """
 
-    def __init__(self, *, per_page: int, max_pages: int) -> None:
-        self.per_page = per_page
+    def __init__(self, *, per_page: int | PageSize | None, max_pages: int) -> None:
+        self.size = per_page if isinstance(per_page, PageSize) else None
+        self.per_page = per_page.requested if isinstance(per_page, PageSize) else per_page
         self.max_pages = max_pages
         self._planned = 1  # highest page number handed out so far
         self._sequential = False
+        self._records = 0
+        self._total: int | None = None
+        self._empty = 0
+        self.finished = False
+        self.stopped_early: str | None = None
 
     def request(self, number: int) -> PageRequest:
         """The request for page ``number``."""
+        if self.per_page is None:
+            return PageRequest(number, {"page": str(number)})
         return PageRequest(number, {"page": str(number), "per_page": str(self.per_page)})
+
+    def refused(self, page: int, status: int | None) -> PageRequest | None:
+        """Page 1 answered 400/422: the request to try instead (once), or ``None``."""
+        if page != 1 or status not in (400, 422) or self.size is None:
+            return None
+        if not self.size.refuse():
+            return None
+        self.per_page = None
+        return self.request(1)
 
     def first(self) -> PageRequest:
         return self.request(1)
@@ -103,6 +177,28 @@ class PageNumberPaginator:
 
     def advance(self, page: ReceivedPage) -> list[PageRequest]:
         number = page.request.number
+        self._records += len(page.records)
+        if number == 1:
+            self._total = page.total
+            if self.size is not None:
+                self.size.learn(page)
+                if self.size.granted is not None and self.per_page is not None:
+                    self.per_page = self.size.granted  # later pages ask for what was granted
+        if self.finished:
+            return []
+        self._empty += not page.records
+        complete = self._total is None or self._records >= self._total
+        if not page.records and (complete or self._empty >= EMPTY_PAGES_LIMIT):
+            self.finished = True
+            claimed = max(self._planned, page.total_pages or 0)
+            if claimed > number and not self._sequential:
+                self.stopped_early = (
+                    f"page {number} came back empty ({self._empty} empty page(s)) with "
+                    f"{self._records} records received (total={self._total}); the "
+                    f"{claimed - number} page(s) claimed beyond it "
+                    f"(total_pages={page.total_pages}) were not walked"
+                )
+            return []
         if number == 1 and (page.total_pages is None or (page.total_pages == 0 and page.records)):
             self._sequential = True  # unknown, or "no pages" beside records: walk until empty
         if self._sequential:

@@ -2,20 +2,27 @@
 
 * **Pacing.** A token bucket (GCRA) spaces requests at ``rate`` per second with a burst
   of ``burst``. ``rate=None`` means unlimited.
-* **Adaptation.** Once the server shows it is saturated (a 429, or
-  ``X-RateLimit-Remaining`` at 0) the bucket slows to the rate the server refills at,
-  and recovers (back to the configured ``rate``) once the server's bucket is seen full
-  again. The refill rate is *measured* from ``X-RateLimit-Remaining``: between two
-  answers ``a`` and ``b`` the server gained ``remaining_b - remaining_a + accepted``
-  tokens, where ``accepted`` counts the requests sent in between that it served.
-  ``X-RateLimit-Limit`` is taken as the server's burst. Until a measurement exists
-  (it needs answers spread over a quarter of a second), ``Limit`` and ``Reset`` give a
-  floor: ``limit - remaining - 1`` tokens come back within ``Reset`` seconds. It is
-  only a floor, as ``Reset`` is whole seconds: ``10`` per ``1`` s could be anything
-  from 9 to 40 requests/s. A server with a burst of 1 shows neither (its ``Remaining``
-  is always 0), so the rate it served lately is used. Pacing then follows the learned
-  rate, a little slower while the server's bucket looks empty and a little faster while
-  it looks half full.
+* **Adaptation with rate-limit headers** (any form :mod:`.rate_headers` reads). Once the
+  server shows it is saturated (a 429, or ``Remaining`` at 0) the bucket slows to the
+  rate the server refills at, and recovers (back to the configured ``rate``) once the
+  server's bucket is seen full again. The refill rate is *measured* from ``Remaining``:
+  between two answers ``a`` and ``b`` the server gained ``remaining_b - remaining_a +
+  accepted`` tokens, where ``accepted`` counts the requests sent in between that it
+  served. ``Limit`` is taken as the server's burst. Until a measurement exists (it needs
+  answers spread over a quarter of a second), ``Limit`` and ``Reset`` give a floor:
+  ``limit - remaining - 1`` tokens come back within ``Reset`` seconds. Pacing then
+  follows the learned rate, a little slower while the server's bucket looks empty and a
+  little faster while it looks half full.
+* **Adaptation without headers** (or a server whose ``Remaining`` is always 0): a CUBIC
+  curve (:mod:`.cubic`). A 429 cuts the rate to 0.7 of the rate in force; the rate then
+  grows back with time. Only 429s lower it, and only once per round trip: a 429 for a
+  request sent before the last cut is an echo of the same congestion. Nothing the client
+  measures of its own sending lowers it, so a client holding back (few pages left,
+  everyone waiting out a backoff) keeps its rate. The first cut, when no rate was in
+  force yet, starts from the rate the client was sending at, measured over the last
+  second, and only if it was really sending (two requests or more in that second).
+* :meth:`AdaptiveRateLimiter.new_pass`: a new pass over the data starts at the best rate
+  learned (the curve's ``w_max``), not at wherever the last cut left it.
 
 The page that got a 429 waits out its ``Retry-After`` (see :mod:`.fetcher`); the others
 carry on at the adapted pace. Time comes from the injected ``clock`` and ``sleep``.
@@ -23,9 +30,14 @@ carry on at the adapted pace. Time comes from the injected ``clock`` and ``sleep
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+
+from .cubic import CubicRate
+from .rate_headers import RateLimitHeaders, parse_rate_limit_headers
+from .retry import parse_retry_after
 
 __all__ = [
     "AdaptiveRateLimiter",
@@ -40,33 +52,10 @@ MEASURE_WINDOW = 5.0
 MIN_MEASURE_SPAN = 0.25
 #: Pacing relative to the measured refill rate, by how full the server's bucket looks.
 SLOWER, STEADY, FASTER = 0.97, 1.0, 1.1
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitHeaders:
-    limit: int | None
-    remaining: int | None
-    reset: float | None
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    text = value.strip()
-    if not text.isascii() or not text.isdigit():
-        return None
-    return int(text)
-
-
-def parse_rate_limit_headers(headers: Mapping[str, str]) -> RateLimitHeaders:
-    """``X-RateLimit-Limit/Remaining/Reset`` as integers; anything unparsable is ``None``."""
-    reset = _int_header(headers, "x-ratelimit-reset")
-    return RateLimitHeaders(
-        limit=_int_header(headers, "x-ratelimit-limit"),
-        remaining=_int_header(headers, "x-ratelimit-remaining"),
-        reset=None if reset is None else float(reset),
-    )
+#: The window (seconds) over which the first cut measures the client's own sending.
+SEND_WINDOW = 1.0
+#: The longest a 429's Retry-After keeps the CUBIC curve flat, seconds.
+MAX_HOLD = 5.0
 
 
 @dataclass(slots=True)
@@ -88,19 +77,21 @@ class AdaptiveRateLimiter:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         on_change: Callable[[str, float | None], None] | None = None,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self.configured_rate = rate
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
         self._on_change = on_change
+        self._wall = wall_clock or time.time
         self._tat = float("-inf")  # theoretical arrival time of the next request (GCRA)
         self._adapting = False
         self._server_burst: int | None = None
         self._measured: float | None = None
         self._bound: float | None = None  # from Limit/Reset: a floor, used until measured
-        self._throughput: float | None = None  # served requests/s: the last resort
-        self._last_refused = False
+        self._cubic: CubicRate | None = None  # without headers: the CUBIC curve
+        self._cut_at = float("-inf")
         self._factor = STEADY
         self._sent: deque[SendTicket] = deque()
 
@@ -113,9 +104,9 @@ class AdaptiveRateLimiter:
         learned = self._measured if self._measured is not None else self._bound
         if learned is not None:
             adapted = learned * self._factor
-        elif self._throughput is not None:
-            # Nothing tells how full the server's bucket is: probe upwards until a 429.
-            adapted = self._throughput * (STEADY if self._last_refused else FASTER)
+        elif self._cubic is not None:
+            # Nothing tells how full the server's bucket is: follow the CUBIC curve.
+            adapted = self._cubic.rate(self._clock())
         else:
             return self.configured_rate
         if self.configured_rate is None:
@@ -123,8 +114,22 @@ class AdaptiveRateLimiter:
         return min(self.configured_rate, adapted)
 
     @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @property
     def adapting(self) -> bool:
         return self._adapting
+
+    @property
+    def best_rate(self) -> float | None:
+        """The rate the server last refused (CUBIC's ``w_max``), if one was learned."""
+        return self._cubic.w_max if self._cubic is not None else None
+
+    def new_pass(self) -> None:
+        """A new pass over the data starts at the best rate learned, not a stale low one."""
+        if self._cubic is not None:
+            self._cubic.resume_at_best(self._clock())
 
     # -- acquire ------------------------------------------------------------------
     async def acquire(self) -> SendTicket:
@@ -154,7 +159,6 @@ class AdaptiveRateLimiter:
         """Record the answer to ``ticket`` (``status=None``: no answer) and adapt."""
         ticket.done = True
         ticket.accepted = status != 429
-        self._last_refused = not ticket.accepted
         info = parse_rate_limit_headers(headers)
         ticket.remaining = info.remaining
         if info.limit is not None and info.limit > 0:
@@ -172,13 +176,15 @@ class AdaptiveRateLimiter:
             if bound > 0 and (self._bound is None or bound > self._bound):
                 self._bound = bound
         self._measure()
-        if self._measured is None and self._bound is None:
-            self._measure_throughput()
+        blind = not info.present or info.remaining == 0  # nothing better to go on
+        if status == 429 and blind and self._measured is None and self._bound is None:
+            self._cut(ticket, parse_retry_after(headers.get("retry-after"), now=self._wall()))
         server_burst = self._server_burst
         if info.remaining is not None and server_burst is not None:
             if info.remaining <= 1:
                 self._factor = SLOWER
-            elif info.remaining >= server_burst - 1 and status != 429:
+            elif info.remaining >= server_burst - 1 and status != 429 and server_burst > 1:
+                # (a server burst of 1 always shows 0 left: it never looks full)
                 self._adapting = False  # the server's bucket is full again: recover
                 self._factor = STEADY
                 self._changed("rate_limit_recovered")
@@ -197,11 +203,32 @@ class AdaptiveRateLimiter:
         while self._sent and self._sent[0].sent_at < horizon:
             self._sent.popleft()  # a request unanswered this long no longer holds others up
 
-    def _measure_throughput(self) -> None:
-        """Requests/s the server served lately: all a bucket of 1 lets us learn."""
-        served = [t.sent_at for t in self._sent if t.done and t.accepted]
-        if len(served) >= 2 and served[-1] - served[0] >= MIN_MEASURE_SPAN:
-            self._throughput = (len(served) - 1) / (served[-1] - served[0])
+    def _cut(self, ticket: SendTicket, retry_after: float | None) -> None:
+        """A 429 without usable headers: cut the CUBIC curve, once per round trip."""
+        now = self._clock()
+        if ticket.sent_at < self._cut_at:
+            return  # sent before the last cut: the same congestion, already answered
+        if self._cubic is not None:
+            current = self._cubic.rate(now)
+        else:
+            sending = self._sending_rate(now)
+            if sending is None:
+                return  # the client was holding back: nothing to learn from this 429
+            current = sending
+            self._cubic = CubicRate(w_max=current, cut_at=now)
+        if self.configured_rate is not None:
+            current = min(current, self.configured_rate)
+        self._cubic.cut(current, now, hold=min(retry_after or 0.0, MAX_HOLD))
+        self._cut_at = now
+        self._changed("rate_limit_cut")
+
+    def _sending_rate(self, now: float) -> float | None:
+        """Requests/s the client sent over the last second, if it sent two or more."""
+        sent = [t.sent_at for t in self._sent if t.sent_at >= now - SEND_WINDOW]
+        if len(sent) < 2:
+            return None
+        span = max(now - sent[0], MIN_MEASURE_SPAN)
+        return len(sent) / span
 
     def _measure(self) -> None:
         """Refill rate from the oldest and newest usable answers in the window.

@@ -29,7 +29,8 @@ __all__ = [
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 
-_DELAY_SECONDS = re.compile(r"[0-9]+")
+#: delay-seconds, and the decimal form some large APIs send (``2.0``).
+_DELAY_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
 
 
 def status_cause(status: int) -> str:
@@ -79,16 +80,17 @@ def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | No
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds to wait according to a ``Retry-After`` header, or ``None`` if unusable.
 
-    Accepts both RFC 9110 forms: ``delay-seconds`` (ASCII digits only) and an HTTP-date,
-    which is turned into a delay with ``now`` (seconds since the epoch). A date in the past
-    means "no wait". Anything else, such as ``1.5``, ``-3`` or ``soon``, gives ``None`` so that
-    the caller falls back to its backoff: a bad header never crashes a run.
+    Accepts both RFC 9110 forms: ``delay-seconds`` (ASCII digits, and also a decimal such as
+    ``1.5`` or ``2.0``, which some large APIs send) and an HTTP-date, which is turned into
+    a delay with ``now`` (seconds since the epoch). A date in the past means "no wait".
+    Anything else, such as ``-3`` or ``soon``, gives ``None`` so that the caller falls back
+    to its backoff: a bad header never crashes a run.
     """
     if value is None:
         return None
     text = value.strip()
     if _DELAY_SECONDS.fullmatch(text):
-        return float(int(text))
+        return float(text)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

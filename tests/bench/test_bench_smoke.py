@@ -123,3 +123,14 @@ def test_scenario_b_end_to_end_and_transform_rows(report: str) -> None:
     assert list(transform) == [f"{size:,}" for size in SMOKE.scale.transform_sizes]
     for row in transform.values():
         assert row["Transform"].endswith((" s", " ms")), row  # measured, not skipped or failed
+
+
+def test_scenarios_c_and_d_have_their_rows(report: str) -> None:
+    """C lists ours and the naive client with server counts; D compares auto with per_page 6."""
+    c = _rows(report, "## Scenario C")
+    assert c["Our pipeline (end to end)"]["Records / expected"] == "300 / 300"
+    assert c["Naive sequential client (baseline)"]["Requests (server)"] == "12"
+    d = _rows(report, "## Scenario D")
+    assert d["Our pipeline, defaults (per_page auto)"]["Requests (server)"] == "3"
+    assert d["Our pipeline, --per-page 6"]["Requests (server)"] == "50"
+    assert "Defaults (auto) need at least 10× fewer requests" in report

@@ -241,7 +241,9 @@ def test_an_interrupt_in_any_stage_keeps_the_checkpoint_and_the_old_output(
 
 def test_the_built_in_simulator_resumes_although_its_port_changes(tmp_path: Path) -> None:
     """With no --api-url the checkpoint is keyed on the simulator's data, not its port."""
-    settings = settings_for(tmp_path, api_url=None, sim_customers=90, sim_fault_rate=0.0)
+    settings = settings_for(
+        tmp_path, api_url=None, sim_customers=90, sim_fault_rate=0.0, per_page=6
+    )
     api = in_process_api()  # only for its fake time
     with pytest.raises(Interrupted):
         api.run(settings, hook=sigint_after_pages(6))
@@ -315,7 +317,7 @@ def test_ctrl_c_during_a_backoff_wait_stops_at_once_and_the_rerun_resumes(
                          "--backoff-base", "30", "--jitter", "0", cwd=tmp_path) as proc:
             stderr = LineWatcher(proc.stderr)
             try:
-                stderr.wait_for(" retry ")
+                stderr.wait_for(" retry_summary ")
                 wait_until(lambda: pages_in(state) == 20 - len(failing))
                 struck = time.monotonic()
                 proc.send_signal(signal.SIGINT)

@@ -54,14 +54,14 @@ MAX_RETRIES = 3
 
 
 def chaos_api(seed: int) -> Any:
-    """5,000 customers; 30% faults of every kind; 50 req/s server limit; 3 insertions."""
+    """5,000 customers; 30% faults of every kind; 50 req/s server limit (burst 5); 3 insertions."""
     return in_process_api(
         customers=5000,
         seed=seed,
         fault_rate=0.3,
         fault_kinds=FAULT_KINDS,
         rate_limit=50.0,
-        burst=10,
+        burst=5,
         drift="insert",
         drift_every=9,
         drift_max_events=3,

@@ -111,7 +111,7 @@ def test_the_key_is_in_nothing_a_debug_run_prints_or_writes(
 def test_the_key_is_in_no_repr_event_or_error_of_an_in_process_run(tmp_path: Path) -> None:
     """Settings, client, checkpoint reprs, every event and the interrupt error hide the key."""
     api = in_process_api(customers=60, api_key=KEY)
-    settings = settings_for(tmp_path, api_key=KEY)
+    settings = settings_for(tmp_path, api_key=KEY, per_page=6)
     assert KEY not in repr(settings) + str(settings)
     client = make_client(settings.api_url or "", KEY)
     assert KEY not in repr(client)
