@@ -87,10 +87,14 @@ Check = Callable[[ReceivedPage], None]
 
 @dataclass(frozen=True, slots=True)
 class FetchedPage:
+    """A page as the fetch loop got it: from the API (after ``attempts`` tries), from the
+    ETag cache, or from the page store (the checkpoint, with ``attempts`` 0)."""
+
     received: ReceivedPage
     body: dict[str, Any]
     from_cache: bool
     attempts: int
+    from_checkpoint: bool = False
 
 
 def _describe(causes: Counter[str]) -> str:

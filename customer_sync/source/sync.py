@@ -29,14 +29,12 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any
 
 from ..errors import FatalAPIError, IncompleteSyncError, RetriableAPIError
 from ..models import Page, RunStats
 from .drift import Decision, PassLedger, page_digest, verdict
 from .envelope import read_envelope
-from .fetcher import Emit, PageFetcher
+from .fetcher import Emit, FetchedPage, PageFetcher
 from .page_store import PageStore, StoreIdentity
 from .pagination import PageRequest, PageSize, Paginator, ReceivedPage
 
@@ -48,14 +46,6 @@ WINDOW_FACTOR = 4
 #: A soft drift signal re-fetches the pages on each side of the boundaries it names, up
 #: to this many pages; more than that is re-walked in full.
 MAX_SOFT_RECHECK_PAGES = 16
-
-
-@dataclass(frozen=True, slots=True)
-class _Got:
-    received: ReceivedPage
-    body: dict[str, Any]
-    from_cache: bool
-    from_checkpoint: bool
 
 
 class SyncLoop:
@@ -171,7 +161,7 @@ class SyncLoop:
     async def _walk(self, pass_no: int, ledger: PassLedger) -> AsyncGenerator[Page, None]:
         paginator = self._paginator_factory()
         queue: deque[PageRequest] = deque([paginator.first()])
-        running: dict[asyncio.Task[_Got], PageRequest] = {}
+        running: dict[asyncio.Task[FetchedPage], PageRequest] = {}
         started = False
         try:
             while queue or running:
@@ -248,7 +238,9 @@ class SyncLoop:
         if self._store is not None:
             self._store.begin(StoreIdentity(self._base_url, granted, first.total))
 
-    async def _get(self, request: PageRequest, paginator: Paginator, use_store: bool) -> _Got:
+    async def _get(
+        self, request: PageRequest, paginator: Paginator, use_store: bool
+    ) -> FetchedPage:
         if use_store and self._store is not None:
             body = self._store.load(request.number)
             if body is not None:
@@ -261,11 +253,12 @@ class SyncLoop:
                 except (RetriableAPIError, FatalAPIError):
                     pass  # a stored page that no longer makes sense is fetched again
                 else:
-                    return _Got(received, body, from_cache=False, from_checkpoint=True)
-        fetched = await self._fetcher.fetch(request, paginator.check)
-        return _Got(fetched.received, fetched.body, fetched.from_cache, from_checkpoint=False)
+                    return FetchedPage(
+                        received, body, from_cache=False, attempts=0, from_checkpoint=True
+                    )
+        return await self._fetcher.fetch(request, paginator.check)
 
-    def _deliver(self, pass_no: int, got: _Got) -> Page:
+    def _deliver(self, pass_no: int, got: FetchedPage) -> Page:
         received = got.received
         stats = self._stats
         stats.pages += 1
