@@ -372,6 +372,10 @@ def _skip(name: str, hook: Hook) -> Hook:
     return emit
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def format_summary(report: RunReport) -> str:
     """A short human summary of one run."""
     counts, stats = report.result.counts, report.stats
@@ -381,8 +385,8 @@ def format_summary(report: RunReport) -> str:
     lines = [
         f"Synced {source['url']}{' (built-in simulator)' if source['simulated'] else ''} "
         f"in {report.durations['total']:.2f} s",
-        f"  fetched     {counts.records_in:>9,}  records ({stats.pages} pages, "
-        f"{stats.requests} requests)",
+        f"  fetched     {counts.records_in:>9,}  records ({_plural(stats.pages, 'page')}, "
+        f"{_plural(stats.requests, 'request')})",
         f"  duplicates  {counts.duplicates_merged:>9,}  merged",
         f"  rejected    {counts.rejected:>9,}",
         f"  exported    {counts.exported:>9,}  -> {report.sink.target}",
