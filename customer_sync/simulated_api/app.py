@@ -5,6 +5,12 @@ Routes, under ``config.base_path`` (``/api`` by default):
 * ``GET /users?page=N&per_page=M``: one page of raw customer records.
 * ``GET /users/{id}``: one record as ``{"data": ...}``, or 404 with ``{}``.
 * ``GET /_stats``: :meth:`SimulatorStats.snapshot` as JSON (never faulted or limited).
+* ``POST /_admin/changes``: change the data (``{"update", "insert", "delete", "tie",
+  "ids", "at"}``, see :mod:`.changes`); answers what changed, by id. Never faulted.
+
+``GET /users?...&updated_since=ISO`` (the name is ``config.incremental_param``) returns
+only records changed since then, in ``(updated_at, id)`` order. Every API answer carries
+a ``Date`` header from the injectable wall clock, which clients use as the server's time.
 
 Every API answer carries rate-limit headers (``X-RateLimit-*``, the IETF draft's forms,
 or none: ``config.rate_limit_headers``); 200s carry an ``ETag`` (hostile bodies aside). A request
@@ -15,6 +21,7 @@ page drift -> fault injection -> the answer (or 304 when ``If-None-Match`` match
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any, Final
 
 import orjson
@@ -25,6 +32,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from .bodies import hostile_response
+from .changes import ChangeError, cursor_micros
 from .conditional import etag_for, if_none_match
 from .config import SimulatorConfig
 from .faults import Fault, FaultKey
@@ -79,9 +87,10 @@ class SimulatorApp(Starlette):
     """
 
     stats_path: str = "/api/_stats"
+    admin_path: str = "/api/_admin/changes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == self.stats_path:
+        if scope["type"] != "http" or scope["path"] in (self.stats_path, self.admin_path):
             await super().__call__(scope, receive, send)
             return
         stats = self.state.simulator.stats
@@ -118,6 +127,7 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
     async def throttle_auth_delay(request: Request) -> tuple[dict[str, str], Response | None]:
         decision = sim.bucket.acquire()
         headers = decision.headers(config.rate_limit_headers)
+        headers["date"] = formatdate(sim.wall_clock(), usegmt=True)
         await sim.delay()
         if not decision.allowed:
             sim.stats.rate_limited()
@@ -201,14 +211,22 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
             )
         except PagingError as exc:
             return _json(400, {"error": str(exc)}, headers)
+        since_text = request.query_params.get(config.incremental_param)
+        since_us = None
+        if since_text is not None and not config.ignore_incremental_param:
+            since_us = cursor_micros(since_text)
+            if since_us is None:
+                message = f"{config.incremental_param} must be an ISO-8601 time"
+                return _json(400, {"error": message}, headers)
         sim.stats.page_requested(page)
+        sim.on_list_request()
         if sim.view.on_page_request(page_start(page, per_page)) is not None:
             sim.stats.drift_event()
         return await answer(
             request,
             (1, page, per_page),
             headers,
-            lambda: sim.page_body(page, per_page),
+            lambda: sim.page_body(page, per_page, since_us),
             hostile=sim.hostile(page, per_page),
         )
 
@@ -232,13 +250,34 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
             orjson.dumps(sim.stats.snapshot(), option=orjson.OPT_NON_STR_KEYS), media_type=_JSON
         )
 
+    async def change(request: Request) -> Response:
+        try:
+            spec = orjson.loads(await request.body() or b"{}")
+            if not isinstance(spec, dict):
+                raise ChangeError("the body must be a JSON object")
+            unknown = sorted(set(spec) - {"update", "insert", "delete", "tie", "ids", "at"})
+            if unknown:
+                raise ChangeError(f"unknown fields {unknown}")
+            counts = {k: int(spec.get(k, 0)) for k in ("update", "insert", "delete", "tie")}
+            ids = [int(i) for i in spec.get("ids", [])]
+            at = spec.get("at")
+            result = sim.live.apply(
+                **counts, ids=ids, at=None if at is None else float(at)
+            )
+        except (ChangeError, ValueError, TypeError) as exc:
+            return _json(400, {"error": str(exc)}, {})
+        sim.live.prepare()
+        return _json(200, result.as_dict(), {})
+
     app = SimulatorApp(
         routes=[
             Route(f"{base}/users", list_users, methods=["GET"]),
             Route(f"{base}/users/{{user_id}}", get_user, methods=["GET"]),
             Route(f"{base}/_stats", stats, methods=["GET"]),
+            Route(f"{base}/_admin/changes", change, methods=["POST"]),
         ]
     )
     app.stats_path = f"{base}/_stats"
+    app.admin_path = f"{base}/_admin/changes"
     app.state.simulator = sim
     return app

@@ -93,6 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--drift-max-events", type=int, default=None, help="stop drifting after N events"
     )
+    changes = parser.add_argument_group("incremental sync and changing data")
+    changes.add_argument(
+        "--incremental-param", default="updated_since",
+        help="query parameter of the updated-since filter (updated_since)",
+    )
+    changes.add_argument(
+        "--cursor-field", default="updated_at", help="record field it filters on (updated_at)"
+    )
+    changes.add_argument(
+        "--ignore-incremental-param", action="store_true",
+        help="play an API that ignores the filter and always serves everything",
+    )
+    for kind in ("update", "insert", "delete", "tie"):
+        changes.add_argument(
+            f"--change-{kind}", type=int, default=0, metavar="K",
+            help=f"{kind} K customers at start"
+            + (" (all with one shared updated_at)" if kind == "tie" else "")
+            + " (0)",
+        )
+    changes.add_argument(
+        "--change-every", type=int, default=0, metavar="N",
+        help="apply the --change-* batch again every N list requests (0 = only at start)",
+    )
     faults = parser.add_argument_group("faults")
     faults.add_argument(
         "--fault-rate", type=float, default=0.2, help="share of requests that fail; 0 = off (0.2)"
@@ -191,6 +214,14 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Si
         drift_every=args.drift_every,
         drift_max_events=args.drift_max_events,
         now=args.now,
+        incremental_param=args.incremental_param,
+        cursor_field=args.cursor_field,
+        ignore_incremental_param=args.ignore_incremental_param,
+        change_update=args.change_update,
+        change_insert=args.change_insert,
+        change_delete=args.change_delete,
+        change_tie=args.change_tie,
+        change_every=args.change_every,
     )
 
 

@@ -68,6 +68,11 @@ class SimulatorConfig:
     seconds, token bucket), ``wall_clock`` (epoch seconds, HTTP-date Retry-After),
     ``sleep`` (async, latency and stalls) and ``now`` (the moment the dataset's
     timestamps are relative to) default to the real ones when left ``None``.
+
+    ``incremental_param`` (``?updated_since=``) filters on ``cursor_field``, unless
+    ``ignore_incremental_param`` plays an API that ignores it. ``change_*`` changes that
+    many customers when the app is created and, with ``change_every=N``, again every N
+    list requests (changes during a sync). Changes are stamped with ``wall_clock``.
     """
 
     # data
@@ -108,6 +113,15 @@ class SimulatorConfig:
     drift: DriftMode = "none"
     drift_every: int = 3
     drift_max_events: int | None = None
+    # incremental contract and changing data (see changes.py)
+    incremental_param: str = "updated_since"
+    cursor_field: str = "updated_at"
+    ignore_incremental_param: bool = False
+    change_update: int = 0
+    change_insert: int = 0
+    change_delete: int = 0
+    change_tie: int = 0
+    change_every: int = 0
     # injectable edges
     clock: Clock | None = field(default=None, compare=False)
     wall_clock: Clock | None = field(default=None, compare=False)
@@ -190,6 +204,24 @@ class SimulatorConfig:
             "drift_max_events must be >= 0 (or None for no cap)",
         )
         _check(self.api_key is None or self.api_key != "", "api_key must not be empty")
+        _check(
+            bool(self.incremental_param.strip()) and bool(self.cursor_field.strip()),
+            "incremental_param and cursor_field must not be empty",
+        )
+        for name in ("change_update", "change_insert", "change_delete", "change_tie"):
+            value = getattr(self, name)
+            _check(value >= 0, f"{name} must be >= 0, got {value}")
+        _check(self.change_every >= 0, f"change_every must be >= 0, got {self.change_every}")
+
+    @property
+    def change_batch(self) -> dict[str, int]:
+        """The changes applied at start (and every ``change_every`` list requests)."""
+        return {
+            "update": self.change_update,
+            "insert": self.change_insert,
+            "delete": self.change_delete,
+            "tie": self.change_tie,
+        }
 
     @property
     def hostile_bodies(self) -> bool:

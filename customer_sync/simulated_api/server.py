@@ -141,6 +141,7 @@ class SimulatedServer:
             "interface": "asgi3",
             "proxy_headers": False,
             "server_header": False,
+            "date_header": False,  # the app sends Date from its injectable wall clock
             "access_log": self._access_log,
             "log_config": None,
             "log_level": self._log_level,

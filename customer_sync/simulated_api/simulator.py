@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 
+from .changes import LiveData
 from .config import SimulatorConfig
 from .dataset import Dataset
 from .demo import demo_dataset
@@ -79,6 +80,15 @@ class Simulator:
         self.stats = SimulatorStats(clock=config.clock or time.monotonic)
         self.sleep = config.sleep or asyncio.sleep
         self.wall_clock = config.wall_clock or time.time
+        self.live = LiveData(
+            self.dataset,
+            cursor_field=config.cursor_field,
+            seed=config.seed,
+            wall_clock=self.wall_clock,
+        )
+        if any(config.change_batch.values()):
+            self.live.apply_batch(config.change_batch)
+        self._list_requests = itertools.count(1)
         self._requests = itertools.count()
         self._throttled = itertools.count()
         self._hostile: dict[tuple[int, int], int] = {}
@@ -180,11 +190,30 @@ class Simulator:
             loop.call_soon_threadsafe(event.set)
 
     # -- content --------------------------------------------------------------------
-    def page_body(self, page: int, per_page: int) -> tuple[bytes, int]:
-        """The JSON body of one list page and the number of records on it."""
-        total = len(self.view)
+    def on_list_request(self) -> None:
+        """Count a list request; every ``change_every``-th one changes the data."""
+        every = self.config.change_every
+        if every and next(self._list_requests) % every == 0:
+            self.live.apply_batch(self.config.change_batch)
+
+    def page_body(
+        self, page: int, per_page: int, since_us: int | None = None
+    ) -> tuple[bytes, int]:
+        """The JSON body of one list page and the number of records on it.
+
+        ``since_us`` (the incremental parameter, UTC microseconds) filters and orders by
+        the cursor (see :mod:`.changes`); once the data has changed the natural order
+        comes from the live data, not the drift view.
+        """
         start = page_start(page, per_page)
-        records = self.view.records(start, start + per_page) if start < total else []
+        if since_us is not None:
+            total, records = self.live.filtered(since_us, start, start + per_page)
+        elif self.live.changed:
+            total = len(self.live)
+            records = self.live.records(start, start + per_page) if start < total else []
+        else:
+            total = len(self.view)
+            records = self.view.records(start, start + per_page) if start < total else []
         body = orjson.dumps(
             {
                 "page": page,
@@ -203,7 +232,7 @@ class Simulator:
 
     def user_body(self, user_id: int) -> bytes | None:
         """The JSON body of ``GET /users/{id}``, or ``None`` when there is no such user."""
-        record = self.view.find(user_id)
+        record = self.live.find(user_id) if self.live.changed else self.view.find(user_id)
         if record is None:
             return None
         return orjson.dumps({"data": record, "support": SUPPORT})
