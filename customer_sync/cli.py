@@ -102,6 +102,9 @@ def _default_text(info: FieldInfo) -> str:
     return str(default)
 
 
+_CHOICE_FIELDS = ("log_level", "log_format", "sync_mode")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every setting as a flag; help shows its environment variable and default."""
     parser = _Parser(
@@ -132,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help=help_text,
             )
         else:
-            choices = get_args(info.annotation) if name in ("log_level", "log_format") else ()
+            choices = get_args(info.annotation) if name in _CHOICE_FIELDS else ()
             if choices:
                 group.add_argument(
                     flag(name),
@@ -395,6 +398,23 @@ def format_summary(report: RunReport) -> str:
         f" / low {bands['low_quality']:,}",
         f"  retries     {retries}; rate-limited {stats.rate_limited}",
     ]
+    sync = report.metadata.get("sync")
+    if sync and sync["mode"] == "incremental":
+        changed = sync["customers"]
+        lines[1] = (
+            f"  fetched     {stats.records:>9,}  changed records since {sync['since']} "
+            f"({stats.pages} pages, {stats.requests} requests)"
+        )
+        lines.insert(
+            2,
+            f"  merged      {changed['new']:,} new, {changed['updated']:,} updated, "
+            f"{changed['unchanged']:,} unchanged (incremental; {counts.records_in:,} "
+            "transformed)",
+        )
+    elif sync:
+        deleted = sync["customers"]["deleted"]
+        note = f", {deleted:,} deleted since the last full sync" if deleted else ""
+        lines.insert(2, f"  mode        full ({sync['reason']}){note}")
     if stats.resumed:
         lines.append(f"  resumed     {stats.pages_from_checkpoint} pages from the checkpoint")
     if stats.drift_detected:

@@ -8,13 +8,23 @@ mapping to :func:`load_settings`.
 from __future__ import annotations
 
 import contextvars
+import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -53,6 +63,32 @@ _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
 
 # Groups shown in --help and in the README's configuration table.
 API, OUTPUT, RULES, RUN, SIM = "API", "Output", "Business rules", "Run", "Built-in simulator"
+INCREMENTAL = "Incremental sync"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms]?)")
+_UNIT_SECONDS = {"w": 604_800.0, "d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0, "": 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """``"7d"``, ``"5m"``, ``"1h30m"``, ``"90s"`` or plain seconds -> seconds (a float).
+
+    Anything else is passed on for pydantic to refuse with its own message.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError("must be a duration such as 7d, 12h, 5m, 90s or 1h30m")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if not math.isfinite(seconds):
+        raise ValueError("must be finite")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 def _f(default: Any, group: str, help: str, *, off: bool = False, **kw: Any) -> Any:
@@ -186,6 +222,30 @@ class Settings(ClientSettings, BaseSettings):
         None, OUTPUT, "Comma-separated source fields that must not be missing: fail the run "
         "(exit 1, previous output kept) when the source leaves one out of over 90 percent of "
         "records.",
+    )
+
+    # --- Incremental sync (see the README, "Incremental sync") ------------------------
+    sync_mode: Literal["auto", "full", "incremental"] = _f(
+        "auto", INCREMENTAL, "auto: incremental when a saved state exists for this source "
+        "and credentials, else full. full: fetch everything (sees deletions). incremental: "
+        "fetch only what changed (full when there is no state)."
+    )
+    full_refresh: bool = _f(False, INCREMENTAL, "Force a full sync this run.")
+    full_refresh_every: Duration | None = _f(
+        None, INCREMENTAL, "Force a full sync when the last one is older than this "
+        "(e.g. 7d). Only a full sync sees deletions. Unset: never forced.", gt=0,
+    )
+    lookback: Duration = _f(
+        "5m", INCREMENTAL, "Overlap before the saved mark an incremental run asks for "
+        "again (clock skew, late commits), e.g. 5m.", ge=0, validate_default=True,
+    )
+    incremental_param: str = _f(
+        "updated_since", INCREMENTAL, "Query parameter of the API's changed-since filter.",
+        pattern=r"^[A-Za-z0-9_.\-\[\]]+$",
+    )
+    cursor_field: str = _f(
+        "updated_at", INCREMENTAL, "Record field the API filters and orders on.",
+        pattern=r"^[A-Za-z0-9_.\-]+$",
     )
 
     # --- Run ---------------------------------------------------------------------------
@@ -334,6 +394,11 @@ class Settings(ClientSettings, BaseSettings):
     @property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(self.require_fields.split(",")) if self.require_fields else ()
+
+    @property
+    def sync_state_dir(self) -> Path:
+        """Where the incremental state lives: ``sync_state/`` in the state directory."""
+        return self.checkpoint_dir / "sync_state"
 
     @property
     def checkpoint_dir(self) -> Path:

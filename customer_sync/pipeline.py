@@ -4,6 +4,13 @@ The pipeline owns the order of things and the accounting; the pieces own the wor
 the client fetches pages (with retries, rate limits, drift checks and the checkpoint),
 the processor turns raw records into customers as pages arrive, and the sink writes
 everything atomically. Hooks observe; nothing here prints.
+
+A run is *full* or *incremental* (:mod:`.incremental` plans it). A full run streams every
+record into the processor and keeps one raw record per id as the new snapshot. An
+incremental run fetches only what changed since the saved mark, merges that delta into
+the saved snapshot by id, and runs the whole transform over the merged set, so the
+output is what a full sync of the same data gives. The state (:mod:`.state`) is staged
+before the output set is written and committed right after it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import random as random_module
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,9 +30,23 @@ import httpx
 from . import __version__
 from .checkpoint import Checkpoint
 from .config import Settings
-from .errors import AccountingError, PipelineError, RequiredFieldsMissing
+from .errors import AccountingError, IncompleteSyncError, PipelineError, RequiredFieldsMissing
 from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
+from .incremental import (
+    ChangeCounts,
+    FilteredPaginator,
+    ServerTime,
+    SnapshotBuilder,
+    SyncPlan,
+    compare,
+    decode_records,
+    format_mark,
+    ids_at_or_after,
+    merge_delta,
+    micros,
+    plan_sync,
+)
 from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
 from .quality import metadata_warnings, unmet_requirements
@@ -36,6 +57,8 @@ from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
 from .sink.output_set import PartBuilder
 from .sink.summary import summary_report
 from .source import CustomerAPIClient
+from .source.pagination import Paginator
+from .state import NullStateStore, ParquetStateStore, StateIdentity, StateStore, SyncState
 from .transform import CustomerDataProcessor
 
 __all__ = ["AccountingError", "Interrupted", "RunReport", "run_pipeline"]
@@ -104,7 +127,8 @@ def run_pipeline(
     """
     started = clock()
     durations: dict[str, float] = {}
-    as_of = settings.resolved_as_of(now())
+    run_start = now()
+    as_of = settings.resolved_as_of(run_start)
     run_id = new_run_id()
     refs = RecordRefs(match_email=settings.match_email)
     if sink is None:
@@ -115,6 +139,52 @@ def run_pipeline(
                 settings.output, lineage=refs.explain, extra_parts=_report_parts(settings)
             )
         )
+    # No state for the built-in simulator (a new data set every run, so nothing carries
+    # over), nor when streaming to stdout without a state directory (no file is written).
+    keeps_state = settings.api_url is not None and not (
+        settings.writes_to_stdout and settings.state_dir is None
+    )
+    store: StateStore = (
+        ParquetStateStore(settings.sync_state_dir) if keeps_state else NullStateStore()
+    )
+    identity = StateIdentity(
+        source=_source_label(settings),
+        incremental_param=settings.incremental_param,
+        cursor_field=settings.cursor_field,
+        credentials=tuple(settings.secret_values()),
+    )
+    sink.check_writable()  # fail before any fetching
+    if settings.report_path is not None:
+        check_report_writable(settings.report_path)
+    store.check_writable()
+    saved, problem = store.load()
+    if saved is not None:
+        problem = saved.problem_with(identity)
+        if problem is not None:
+            saved = None
+    if problem is not None:
+        hook(Event("sync_state_not_used", clock(), {"reason": problem}))
+    plan = plan_sync(
+        sync_mode=settings.sync_mode,
+        full_refresh=settings.full_refresh,
+        full_refresh_every=settings.full_refresh_every,
+        lookback=settings.lookback,
+        mark=saved.mark if saved else None,
+        last_full_sync_at=saved.last_full_sync_at if saved else None,
+        state_problem=problem,
+        now=run_start,
+    )
+    since_text = format_mark(plan.since) if plan.since is not None else None
+    scope = (
+        f"{identity.source} [{settings.incremental_param}>={since_text}]" if since_text else None
+    )
+    hook(
+        Event(
+            "sync_planned",
+            clock(),
+            {"mode": plan.mode, "reason": plan.reason, "since": since_text},
+        )
+    )
     checkpoint = Checkpoint(
         settings.checkpoint_dir,
         max_age_seconds=settings.checkpoint_max_age_hours * 3600,
@@ -122,55 +192,61 @@ def run_pipeline(
         hook=hook,
         clock=clock,
         wall=now,
-        source_label=_simulator_label(settings),
+        source_label=scope or _simulator_label(settings),
         credentials=settings.secret_values(),
     )
-    sink.check_writable()  # fail before any fetching
-    if settings.report_path is not None:
-        check_report_writable(settings.report_path)
     checkpoint.check_writable()
     if not settings.verify_tls:
         hook(Event("tls_verification_disabled", clock(), {}))
 
     processor = CustomerDataProcessor(rules=settings.rules, as_of=as_of)
+    run = _Run(settings, plan, since_text, scope or f"{identity.source} [full]", as_of, store)
     try:
         with _source_url(settings, hook, clock) as (base_url, simulated):
-            client = CustomerAPIClient(
-                base_url,
-                api_key=settings.api_key,
-                settings=settings.client,
-                transport=transport,
-                sleep=sleep,
-                clock=clock,
-                wall_clock=wall_clock,
-                random=random,
-                hook=hook,
-                page_store=checkpoint,
-            )
-            stats, arrivals = asyncio.run(_fetch_and_transform(client, processor, refs, clock))
+
+            def client_for(wrap: Callable[[Paginator], Paginator], keep: bool) -> Any:
+                return CustomerAPIClient(
+                    base_url,
+                    api_key=settings.api_key,
+                    settings=settings.client,
+                    transport=transport,
+                    sleep=sleep,
+                    clock=clock,
+                    wall_clock=wall_clock,
+                    random=random,
+                    hook=hook,
+                    page_store=checkpoint if keep else None,
+                    wrap_paginator=wrap,
+                )
+
+            stats = asyncio.run(run.fetch(client_for, processor, refs, hook, clock, run_start))
         durations["fetch_and_transform"] = clock() - started
 
         mark = clock()
         hook(Event("transform_finishing", clock(), {"records": stats.records}))
+        outcome = run.merge(saved, processor, refs, hook, clock)
         result = processor.finish()
         durations["finish_transform"] = clock() - mark
-        _check_accounting(result, stats)
+        run.check_accounting(result, stats, outcome)
         hook(Event("processed", clock(), _counts(result)))
 
         mark = clock()
+        meta = _metadata(settings, result, stats, base_url, simulated, as_of, durations)
+        meta["sync"] = run.metadata(saved, outcome)
+        if outcome.mode == "incremental":
+            meta["records_fetched"] = stats.records
         # Built once: the file and the run's report carry the very same object.
         metadata = DataExporter(settings.rules, now=now).build_metadata(
-            result.frame,
-            {
-                "run_id": run_id,
-                **_metadata(settings, result, stats, base_url, simulated, as_of, durations),
-            },
+            result.frame, {"run_id": run_id, **meta}
         )
-        metadata["run_stats"]["page_timeline"] = page_timeline(arrivals, started)
+        metadata["run_stats"]["page_timeline"] = page_timeline(run.arrivals, started)
         # Read off the metadata above, so the JSON, the report and stderr say the same.
         metadata["source_field_warnings"] = metadata_warnings(metadata)
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
         sink_report = sink.write(result, metadata)
+        # Then the state, atomically: a crash in between leaves the previous state, which
+        # is always safe (the next run fetches more). See customer_sync/state.py.
+        store.save(run.next_state(identity, saved, outcome, run_id))
         metadata = dict(sink_report.metadata) or metadata  # as written (the set's files)
         durations["export"] = clock() - mark
     except KeyboardInterrupt:
@@ -221,6 +297,269 @@ def page_timeline(arrivals: Sequence[float], started: float, points: int = 120) 
     return [[round(arrivals[i] - started, 3), i + 1] for i in picked]
 
 
+def _source_label(settings: Settings) -> str:
+    """The source a saved state belongs to: the masked URL, or the built-in simulator."""
+    return _simulator_label(settings) or mask_url(settings.api_url or "")
+
+
+@dataclass
+class _Outcome:
+    """What the fetch and the merge decided."""
+
+    mode: str  # the mode the run finished as
+    reason: str
+    builder: SnapshotBuilder
+    snapshot: dict[int, bytes]
+    counts: ChangeCounts
+    carried: int = 0
+    transform_in: int = 0
+    refetched_at_mark: int = 0
+
+
+class _Run:
+    """The incremental side of one run: fetch (with re-walks), merge, state, metadata."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        plan: SyncPlan,
+        since_text: str | None,
+        scope: str,
+        as_of: datetime,
+        store: StateStore,
+    ) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.since_text = since_text
+        self.scope = scope
+        self.as_of = as_of
+        self.store = store
+        self.watch: ServerTime | None = None
+        self.builder = self._builder()
+        self.delta_pages: list[tuple[int, list[Any]]] = []  # incremental: as received
+        self.walks = 0
+        self.mark: datetime | None = None
+        self.mark_source = "server_date"
+        self.requests = 0  # over every walk
+        self.arrivals: list[float] = []  # clock at each page's arrival
+
+    def _builder(self) -> SnapshotBuilder:
+        return SnapshotBuilder(
+            self.settings.cursor_field,
+            self.as_of,
+            self.settings.rules,
+            eager_cursors=self.plan.mode == "incremental",
+        )
+
+    def _wrapper(self, watch: ServerTime) -> Callable[[Paginator], Paginator]:
+        param = self.settings.incremental_param
+
+        def wrap(inner: Paginator) -> Paginator:
+            return FilteredPaginator(inner, param=param, since=self.since_text, watch=watch)
+
+        return wrap
+
+    async def fetch(
+        self,
+        client_for: Callable[[Callable[[Paginator], Paginator], bool], Any],
+        processor: CustomerDataProcessor,
+        refs: RecordRefs,
+        hook: Hook,
+        clock: Callable[[], float],
+        run_start: datetime,
+    ) -> RunStats:
+        """Fetch everything (full) or the delta (incremental). A delta in which a record
+        shows up in two versions moved under the reader (an update sends a record to the
+        end of the ``(updated_at, id)`` order and may pull a neighbour onto a page already
+        read): it is walked again, without the checkpoint, until a walk is still."""
+        since_us = micros(self.plan.since) if self.plan.since is not None else None
+        incremental = self.plan.mode == "incremental"
+        passes = self.settings.max_drift_passes + 1 if incremental else 1
+        stats = RunStats()
+        for walk in range(passes):
+            watch = ServerTime(
+                self.settings.cursor_field,
+                since_us,
+                self.as_of,
+                self.settings.rules,
+                on_start=(lambda date: self._note_start(date, run_start)) if walk == 0 else None,
+            )
+            self.builder = self._builder()
+            self.delta_pages = []
+            client = client_for(self._wrapper(watch), walk == 0)
+            async with client:
+                async for page in client.iter_pages():
+                    self.arrivals.append(clock())
+                    if incremental:
+                        self.delta_pages.append((page.number, page.records))
+                    else:
+                        refs.add_page(page.number, page.records)
+                        processor.add_batch(page.records)
+                    self.builder.add(page.records)
+                stats = client.stats
+                assert isinstance(stats, RunStats)
+                self.requests += stats.requests
+            self.walks = walk + 1
+            if self.watch is None or watch.ignored:
+                self.watch = watch
+            if not incremental or watch.ignored or not self.builder.moved:
+                return stats
+            hook(
+                Event(
+                    "delta_moved",
+                    clock(),
+                    {"walk": walk, "ids": len(self.builder.moved)},
+                )
+            )
+        raise IncompleteSyncError(
+            f"incremental sync incomplete: records kept changing while they were read "
+            f"({self.walks} walks over the changes since {self.since_text})",
+            hint="run again later, or raise max_drift_passes",
+        )
+
+    def _note_start(self, server: datetime | None, run_start: datetime) -> None:
+        """The next mark: the server's Date of the first response (or the local start),
+        no later than the start of an interrupted run whose pages this one reuses."""
+        if server is None:
+            self.mark_source = "local_clock"
+            server = run_start.astimezone(UTC).replace(microsecond=0)
+        self.mark = self.store.run_started(self.scope, server)
+
+    def merge(
+        self,
+        saved: SyncState | None,
+        processor: CustomerDataProcessor,
+        refs: RecordRefs,
+        hook: Hook,
+        clock: Callable[[], float],
+    ) -> _Outcome:
+        builder = self.builder
+        previous = saved.snapshot if saved is not None else None
+        if self.plan.mode == "full":
+            counts = compare(previous or {}, builder.records)
+            if previous is None:
+                counts = ChangeCounts(counts.new, 0, 0, None)
+            return _Outcome("full", self.plan.reason, builder, builder.records, counts)
+        assert saved is not None
+        assert previous is not None
+        watch = self.watch
+        if watch is not None and watch.ignored:
+            # Everything came back: it is a full sync's input, and is treated as one.
+            hook(
+                Event(
+                    "incremental_param_ignored",
+                    clock(),
+                    {
+                        "param": self.settings.incremental_param,
+                        "older_records": watch.older,
+                        "example": watch.example,
+                    },
+                )
+            )
+            for number, page_records in self.delta_pages:
+                refs.add_page(number, page_records)
+                processor.add_batch(page_records)
+            counts = compare(previous, builder.records)
+            reason = f"the API ignored {self.settings.incremental_param} (finished as full)"
+            return _Outcome("full", reason, builder, builder.records, counts)
+        merged = merge_delta(previous, builder.records)
+        records = decode_records(merged.snapshot.values()) + builder.unkeyed
+        # Lineage: the merged set is "page 0" (its records come from many earlier runs).
+        refs.add_page(0, records)
+        chunk = 20_000
+        for start in range(0, len(records), chunk):
+            processor.add_batch(records[start : start + chunk])
+        at_mark = set(saved.ids_at_mark)
+        refetched = sum(
+            1 for n, r in builder.records.items() if n in at_mark and previous.get(n) == r
+        )
+        return _Outcome(
+            "incremental",
+            self.plan.reason,
+            builder,
+            merged.snapshot,
+            merged.counts,
+            carried=merged.carried,
+            transform_in=len(records),
+            refetched_at_mark=refetched,
+        )
+
+    def check_accounting(self, result: ProcessResult, stats: RunStats, out: _Outcome) -> None:
+        c = result.counts
+        b = out.builder
+        fetch_ok = b.fetched == b.kept + b.superseded + len(b.unkeyed)
+        if out.mode == "incremental":
+            merge_ok = c.records_in == out.carried + b.kept + len(b.unkeyed) == out.transform_in
+            if not (c.balanced and fetch_ok and merge_ok and b.fetched == stats.records):
+                raise AccountingError(
+                    f"records do not add up: fetched {b.fetched} = kept {b.kept} + superseded "
+                    f"{b.superseded} + unkeyed {len(b.unkeyed)}; transformed {c.records_in} = "
+                    f"carried {out.carried} + kept {b.kept} + unkeyed {len(b.unkeyed)}; "
+                    f"exported {c.exported} + merged {c.duplicates_merged} + rejected "
+                    f"{c.rejected}",
+                    hint="this is a bug; please report it with the run's log",
+                )
+            return
+        _check_accounting(result, stats)
+        if not fetch_ok:
+            raise AccountingError(
+                f"records do not add up: fetched {b.fetched} = kept {b.kept} + superseded "
+                f"{b.superseded} + unkeyed {len(b.unkeyed)}",
+                hint="this is a bug; please report it with the run's log",
+            )
+
+    def next_state(
+        self, identity: StateIdentity, saved: SyncState | None, out: _Outcome, run_id: str
+    ) -> SyncState:
+        """The state to save: its ``run_id`` is the output's, so a reader can tell that a
+        state and an output set belong together."""
+        mark = self.mark or datetime.now(UTC).replace(microsecond=0)
+        full = out.mode == "full"
+        salt = saved.salt if saved is not None else SyncState.new_salt()
+        since_next = micros(mark - timedelta(seconds=self.settings.lookback))
+        return SyncState(
+            source=identity.source,
+            incremental_param=identity.incremental_param,
+            cursor_field=identity.cursor_field,
+            salt=salt,
+            credentials=identity.digest(salt),
+            mark=mark,
+            mark_source=self.mark_source,
+            last_full_sync_at=mark if full or saved is None else saved.last_full_sync_at,
+            run_id=run_id,
+            ids_at_mark=tuple(ids_at_or_after(out.builder.cursors, since_next)),
+            snapshot=out.snapshot,
+        )
+
+    def metadata(self, saved: SyncState | None, out: _Outcome) -> dict[str, Any]:
+        b = out.builder
+        new_mark = self.mark
+        return {
+            "mode": out.mode,
+            "requested_mode": self.settings.sync_mode,
+            "reason": out.reason,
+            "mark_used": format_mark(saved.mark) if saved and self.plan.since else None,
+            "since": self.since_text,
+            "lookback_seconds": self.settings.lookback,
+            "new_mark": format_mark(new_mark) if new_mark else None,
+            "mark_source": self.mark_source,
+            "customers": out.counts.as_dict(),
+            "deleted_ids": list(out.counts.deleted_ids[:100]),
+            "refetched_at_mark": out.refetched_at_mark,
+            "param_ignored": bool(self.watch and self.watch.ignored),
+            "walks": self.walks,
+            "requests_all_walks": self.requests,
+            "accounting": {
+                "fetched": b.fetched,
+                "kept": b.kept,
+                "superseded": b.superseded,
+                "unkeyed": len(b.unkeyed),
+                "carried": out.carried,
+                "snapshot_size": len(out.snapshot),
+            },
+        }
+
+
 def _simulator_label(settings: Settings) -> str | None:
     """The checkpoint's source for the built-in simulator, whose port changes every run."""
     if settings.api_url is not None:
@@ -232,22 +571,6 @@ def _stdout() -> BinaryIO:
     import sys
 
     return sys.stdout.buffer
-
-
-async def _fetch_and_transform(
-    client: CustomerAPIClient,
-    processor: CustomerDataProcessor,
-    refs: RecordRefs,
-    clock: Callable[[], float],
-) -> tuple[RunStats, list[float]]:
-    """Fetch and transform; also the clock reading at each page's arrival."""
-    arrivals: list[float] = []
-    async with client:
-        async for page in client.iter_pages():
-            arrivals.append(clock())
-            refs.add_page(page.number, page.records)
-            processor.add_batch(page.records)
-        return client.stats, arrivals
 
 
 def _counts(result: ProcessResult) -> dict[str, int]:

@@ -54,8 +54,9 @@ class CustomerAPIClient:
     ``httpx.AsyncBaseTransport``, e.g. ``ASGITransport(app)`` in tests), ``sleep``
     (async), ``clock`` (monotonic seconds: durations, pacing, event times),
     ``wall_clock`` (epoch seconds: HTTP-date ``Retry-After``), ``random`` (jitter),
-    ``hook`` (receives every :class:`~customer_sync.models.Event`), ``page_store`` (checkpoint)
-    and ``paginator_factory`` (another pagination strategy).
+    ``hook`` (receives every :class:`~customer_sync.models.Event`), ``page_store`` (checkpoint),
+    ``paginator_factory`` (another pagination strategy) and ``wrap_paginator`` (a
+    decorator of the default page-number strategy: incremental sync adds its parameter).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class CustomerAPIClient:
         hook: Hook | None = None,
         page_store: PageStore | None = None,
         paginator_factory: Callable[[], Paginator] | None = None,
+        wrap_paginator: Callable[[Paginator], Paginator] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else ClientSettings()
         self.base_url = _check_base_url(base_url)
@@ -84,6 +86,7 @@ class CustomerAPIClient:
         self._hook: Hook = hook or null_hook
         self._page_store = page_store
         self._custom_paginator = paginator_factory
+        self._wrap_paginator = wrap_paginator
         self._page_size = self._new_page_size()
         self._cache: ETagCache | None = (
             FileETagCache(self.settings.cache_dir) if self.settings.cache_dir else None
@@ -113,6 +116,9 @@ class CustomerAPIClient:
         if self._custom_paginator is not None:
             return self._custom_paginator
         max_pages = self.settings.max_pages
+        wrap = self._wrap_paginator
+        if wrap is not None:  # e.g. incremental sync's updated_since on every request
+            return lambda: wrap(PageNumberPaginator(per_page=size, max_pages=max_pages))
         return lambda: PageNumberPaginator(per_page=size, max_pages=max_pages)
 
     # -- lifecycle: one connection pool -------------------------------------------------

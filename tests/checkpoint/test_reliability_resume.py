@@ -44,6 +44,11 @@ from ..support import read_strict, validate_output
 FAST = ["--backoff-base", "0.01", "--no-progress", "--as-of", AS_OF_TEXT]
 
 
+def checkpoint_left(state: Path) -> bool:
+    """Whether pages or a manifest of a checkpoint are still in ``state``."""
+    return (state / "manifest.json").exists() or pages_in(state) > 0
+
+
 def pages_in(state: Path) -> int:
     pages = state / "pages"
     return len(list(pages.glob("*.json"))) if pages.is_dir() else 0
@@ -124,16 +129,17 @@ def test_a_run_that_dies_is_resumed_fetching_only_the_missing_pages(
     document = validate_output(tmp_path / "sample_output.json")
     assert document["customers"] == clean_customers(api.final_records())
     assert document["metadata"]["run_stats"]["pages_from_checkpoint"] == kept - 1
-    assert not state.exists()  # removed on success
+    assert not checkpoint_left(state)  # removed on success (the sync state stays)
 
 
 def test_success_removes_the_checkpoint_and_a_plain_run_does_not_resume(tmp_path: Path) -> None:
-    """An uninterrupted run leaves no state directory and reports no resume."""
+    """An uninterrupted run leaves no checkpoint (only the sync state) and reports no resume."""
     api = in_process_api(customers=60)
     report = api.run(settings_for(tmp_path))
     assert not report.stats.resumed
     assert "resumed" not in format_summary(report)
-    assert not (tmp_path / ".pipeline_state").exists()
+    assert not checkpoint_left(tmp_path / ".pipeline_state")
+    assert sorted(p.name for p in (tmp_path / ".pipeline_state").iterdir()) == ["sync_state"]
 
 
 @pytest.mark.parametrize(
@@ -291,7 +297,7 @@ def test_kill_and_resume_gives_the_clean_output_with_fewer_requests(tmp_path: Pa
     assert got["metadata"]["accounting"] == want["metadata"]["accounting"]
     assert clean_requests == 100
     assert resumed_requests == 100 - (kept - 1) < clean_requests
-    assert not state.exists()
+    assert not checkpoint_left(state)
 
 
 def first_clean_seed(pages: int, per_page: int, **config: Any) -> tuple[int, set[int]]:

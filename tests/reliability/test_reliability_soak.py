@@ -49,7 +49,8 @@ def test_fifty_syncs_in_one_process_keep_fds_threads_memory_and_sockets_flat(
                              fault_kinds=("5xx", "reset", "truncated"))
     fake = FakeTime()
     with SimulatedServer(config) as server:
-        settings = settings_for(tmp_path, api_url=server.base_url, per_page=50, concurrency=4)
+        settings = settings_for(tmp_path, api_url=server.base_url, per_page=50, concurrency=4,
+                                sync_mode="full")
 
         def sync(n: int) -> None:
             report = run_pipeline(settings, now=lambda: NOW, sleep=fake.sleep,

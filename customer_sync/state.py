@@ -1,0 +1,289 @@
+"""The saved state of the last sync, for incremental runs: a :class:`StateStore`.
+
+A state holds the high-water mark, the ids seen at (or after) the mark, when the last full
+sync ran, and a snapshot of the raw records of the current customer set (one per id). It
+is keyed by the source and a keyed digest of the credentials, so another tenant's state
+is never merged into this one; the API key itself is never stored.
+
+:class:`ParquetStateStore` keeps it in the state directory::
+
+    sync_state/
+      state.parquet                      one row: identity, mark, ids at the mark, ...
+      snapshot-<run id>.parquet          id (Int64), raw (Binary: exact JSON)
+
+The pipeline saves the state right after the output set is in place, through the one
+atomic writer (``atomic.write_together``): both files are staged under temp names and
+fsynced, then the snapshot is renamed into place, then ``state.parquet`` (the switch: it
+names its snapshot, and carries the output's ``run_id``). A crash anywhere leaves the old
+output with the old state, the new output with the old state (safe: an older state only
+makes the next run fetch more, and the output is always rebuilt from the whole snapshot),
+or both new; never a state naming a missing or torn snapshot. Stale temp files are swept
+by the next save. :meth:`ParquetStateStore.files` gives the same two files as parts of a
+set, so the sink's output set can stage them with its own files and rename them last.
+
+A database destination can hold the same state in two tables (``sync_state``,
+``sync_snapshot``) and implement :class:`StateStore` inside the run's transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import io
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from .atomic import Staged, sweep_stale_temps, write_chunks, write_together
+from .checkpoint import credentials_digest
+from .errors import SinkError
+
+__all__ = [
+    "NullStateStore",
+    "ParquetStateStore",
+    "StateIdentity",
+    "StateStore",
+    "SyncState",
+]
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StateIdentity:
+    """What a saved state must match to be used: the masked source, the cursor contract,
+    and the credentials (as a keyed digest)."""
+
+    source: str
+    incremental_param: str
+    cursor_field: str
+    credentials: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def digest(self, salt: str) -> str:
+        """The keyed digest the checkpoint uses too (``checkpoint.credentials_digest``)."""
+        return credentials_digest(salt, self.credentials)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """The state of the last successful sync."""
+
+    source: str
+    incremental_param: str
+    cursor_field: str
+    salt: str  # hex
+    credentials: str  # HMAC hex
+    mark: datetime
+    mark_source: str  # "server_date" | "local_clock"
+    last_full_sync_at: datetime
+    run_id: str
+    ids_at_mark: tuple[int, ...]
+    snapshot: Mapping[int, bytes] = field(repr=False)
+
+    def problem_with(self, identity: StateIdentity) -> str | None:
+        """Why this state cannot serve ``identity`` (never naming a secret), or ``None``."""
+        if self.source != identity.source:
+            return "the saved state belongs to another source"
+        if (self.incremental_param, self.cursor_field) != (
+            identity.incremental_param,
+            identity.cursor_field,
+        ):
+            return "the saved state was made with another incremental_param or cursor_field"
+        if not hmac.compare_digest(self.credentials, identity.digest(self.salt)):
+            return "the saved state was made with other credentials"
+        return None
+
+    @staticmethod
+    def new_salt() -> str:
+        return secrets.token_hex(16)
+
+
+class StateStore(Protocol):
+    """Where the state lives: ``load`` it at the start of a run, note the run's start
+    (``run_started``), ``save`` the new state once the output is in place."""
+
+    def check_writable(self) -> None: ...
+
+    def load(self) -> tuple[SyncState | None, str | None]:
+        """The saved state, or ``None`` and why (``None`` when there simply is none)."""
+        ...
+
+    def run_started(self, scope: str, server_time: datetime) -> datetime:
+        """Note when a run's first response came (kept until a commit). Returns the
+        earliest such time noted for ``scope``: a run that resumes an interrupted one's
+        checkpoint must not mark later than that run's start."""
+        ...
+
+    def save(self, state: SyncState) -> None:
+        """Make ``state`` the saved state, atomically (after the run's output is in place)."""
+        ...
+
+
+class ParquetStateStore:
+    """A :class:`StateStore` as Parquet files in ``directory`` (mode 0700, files 0600)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __repr__(self) -> str:
+        return f"ParquetStateStore({str(self.directory)!r})"
+
+    @property
+    def _state_path(self) -> Path:
+        return self.directory / "state.parquet"
+
+    def check_writable(self) -> None:
+        existing = next(
+            (p for p in (self.directory, *self.directory.parents) if p.exists()), None
+        )
+        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise SinkError(
+                f"state directory {str(self.directory)!r} is not writable",
+                hint="fix its permissions or choose another --state-dir",
+            )
+
+    def load(self) -> tuple[SyncState | None, str | None]:
+        import polars as pl
+
+        if not self._state_path.exists():
+            return None, None
+        try:
+            meta = pl.read_parquet(self._state_path).row(0, named=True)
+            if meta["version"] != STATE_VERSION:
+                return None, "the saved state was written by another version of the pipeline"
+            snapshot_path = self.directory / str(meta["snapshot"])
+            frame = pl.read_parquet(snapshot_path)
+            if frame.height != meta["snapshot_rows"]:
+                return None, "the saved snapshot does not match its state"
+            snapshot = dict(zip(frame["id"].to_list(), frame["raw"].to_list(), strict=True))
+            state = SyncState(
+                source=meta["source"],
+                incremental_param=meta["incremental_param"],
+                cursor_field=meta["cursor_field"],
+                salt=meta["salt"],
+                credentials=meta["credentials"],
+                mark=_utc(meta["mark"]),
+                mark_source=meta["mark_source"],
+                last_full_sync_at=_utc(meta["last_full_sync_at"]),
+                run_id=meta["run_id"],
+                ids_at_mark=tuple(meta["ids_at_mark"] or ()),
+                snapshot=snapshot,
+            )
+        except (OSError, ValueError, KeyError, TypeError, IndexError, pl.exceptions.PolarsError):
+            return None, "the saved state cannot be read"
+        return state, None
+
+    @property
+    def _pending_path(self) -> Path:
+        return self.directory / "pending.json"
+
+    def run_started(self, scope: str, server_time: datetime) -> datetime:
+        try:
+            pending = json.loads(self._pending_path.read_bytes())
+            if pending.get("scope") == scope:
+                earlier = _utc(datetime.fromisoformat(pending["server_time"]))
+                return min(earlier, server_time)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        body = json.dumps({"scope": scope, "server_time": server_time.isoformat()})
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_chunks(self._pending_path, [body.encode()], mode=0o600)
+        except OSError:
+            pass  # without it a resumed run marks from its own start: the lookback covers
+        return server_time
+
+    def files(self, state: SyncState) -> list[Staged]:
+        """The state as files of an atomic set: the snapshot, then ``state.parquet`` (which
+        names its snapshot, so it goes last). A sink's output set can take these as its
+        last parts; :meth:`save` writes them on their own."""
+        import polars as pl
+
+        snapshot_name = f"snapshot-{state.run_id}.parquet"
+        ids = sorted(state.snapshot)
+        frame = pl.DataFrame(
+            {"id": ids, "raw": [state.snapshot[i] for i in ids]},
+            schema={"id": pl.Int64, "raw": pl.Binary},
+        )
+        meta = pl.DataFrame(
+            {
+                "version": [STATE_VERSION],
+                "source": [state.source],
+                "incremental_param": [state.incremental_param],
+                "cursor_field": [state.cursor_field],
+                "salt": [state.salt],
+                "credentials": [state.credentials],
+                "mark": [state.mark],
+                "mark_source": [state.mark_source],
+                "last_full_sync_at": [state.last_full_sync_at],
+                "run_id": [state.run_id],
+                "ids_at_mark": [list(state.ids_at_mark)],
+                "snapshot": [snapshot_name],
+                "snapshot_rows": [frame.height],
+            },
+            schema_overrides={"ids_at_mark": pl.List(pl.Int64)},
+        )
+        return [
+            (self.directory / snapshot_name, _parquet(frame), 0o600, "state snapshot"),
+            (self._state_path, _parquet(meta), 0o600, "state"),
+        ]
+
+    def save(self, state: SyncState) -> None:
+        """Write the state (staged, then replaced; see the module docstring)."""
+        import polars as pl
+
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with contextlib.suppress(OSError):
+                os.chmod(self.directory, 0o700)
+            files = self.files(state)
+            for path, *_ in files:
+                sweep_stale_temps(path)
+            write_together(files)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise SinkError(
+                f"cannot write the sync state in {str(self.directory)!r}: {exc}",
+                hint="free some space or choose another --state-dir; the next run will "
+                "fetch more, but nothing is lost",
+            ) from exc
+        keep = files[0][0].name
+        for old in self.directory.glob("snapshot-*.parquet"):
+            if old.name != keep:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        with contextlib.suppress(OSError):
+            self._pending_path.unlink()
+
+
+class NullStateStore:
+    """No saved state: every run is full (``--output -`` without a ``--state-dir``)."""
+
+    def check_writable(self) -> None:
+        return None
+
+    def load(self) -> tuple[SyncState | None, str | None]:
+        return None, None
+
+    def run_started(self, scope: str, server_time: datetime) -> datetime:
+        return server_time
+
+    def save(self, state: SyncState) -> None:
+        return None
+
+
+def _parquet(frame: Any) -> Callable[[], Iterable[bytes]]:
+    def chunks() -> Iterable[bytes]:
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd")
+        yield buffer.getvalue()
+
+    return chunks
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
