@@ -9,6 +9,7 @@ Examples::
     python -m bench --scenario d                # page size: auto against --per-page 6
     python -m bench --scenario b --customers 100000
     python -m bench --smoke                     # seconds; what CI runs
+    python -m bench --scenario e                # incremental vs full (issue 14) only
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import orjson
 
 from .config import BenchConfig, build_config
 from .contenders import Contender, DltRestApi, NaiveBaseline, OurPipeline, setup_dlt_venv
+from .incremental import IncrementalParams, render_incremental, run_incremental
 from .limits import run_header_less, run_page_size
 from .machine import describe_machine
 from .scale import run_scale
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "all"), default="all")
+    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "e", "all"), default="all")
     parser.add_argument(
         "--customers",
         type=int,
@@ -177,12 +179,16 @@ def main(argv: list[str] | None = None) -> int:
         _log(why)
         return 2
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if config.scenario == "e":
+        return _scenario_e(config, args, command.strip())
     try:
         report = run(config, command.strip())
     except SimulatorError as exc:
         _log(f"simulator: {exc}")
         return 2
     text = render(report)
+    if config.scenario == "all":
+        text = text.rstrip("\n") + "\n\n" + _incremental_section(config, args)
     print(text)
     config.output.parent.mkdir(parents=True, exist_ok=True)
     config.output.write_text(text, encoding="utf-8")
@@ -191,6 +197,36 @@ def main(argv: list[str] | None = None) -> int:
         orjson.dumps(dataclasses.asdict(report), default=_jsonable, option=orjson.OPT_INDENT_2)
     )
     _log(f"wrote {config.output} and {config.raw_output}")
+    return 0
+
+
+def _incremental_section(config: BenchConfig, args: argparse.Namespace) -> str:
+    params = IncrementalParams()
+    if args.smoke:
+        params = IncrementalParams(customers=2_000, rate_limit=0.0, target_speedup=1.0)
+    elif args.customers and config.scenario == "e":
+        params = IncrementalParams(customers=args.customers)
+    result = run_incremental(
+        config.repo_root, _log, repeat=config.repeat, seed=config.seed, params=params
+    )
+    return render_incremental(result)
+
+
+def _scenario_e(config: BenchConfig, args: argparse.Namespace, command: str) -> int:
+    """Scenario E alone: its section replaces the one in the results file (or is added)."""
+    try:
+        section = _incremental_section(config, args)
+    except SimulatorError as exc:
+        _log(f"simulator: {exc}")
+        return 2
+    print(section)
+    previous = config.output.read_text(encoding="utf-8") if config.output.exists() else ""
+    head, _marker, _ = previous.partition("## Scenario E")
+    text = (head.rstrip("\n") + "\n\n" if head.strip() else "") + section
+    text += f"\n_Scenario E: `{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}._\n"
+    config.output.parent.mkdir(parents=True, exist_ok=True)
+    config.output.write_text(text, encoding="utf-8")
+    _log(f"wrote {config.output}")
     return 0
 
 

@@ -22,7 +22,7 @@ __all__ = [
     "build_config",
 ]
 
-Scenario = Literal["a", "b", "c", "d", "all"]
+Scenario = Literal["a", "b", "c", "d", "e", "all"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "bench"
 DATA_DIR = BENCH_DIR / "data"
