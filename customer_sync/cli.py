@@ -403,7 +403,7 @@ def format_summary(report: RunReport) -> str:
         changed = sync["customers"]
         lines[1] = (
             f"  fetched     {stats.records:>9,}  changed records since {sync['since']} "
-            f"({stats.pages} pages, {stats.requests} requests)"
+            f"({_plural(stats.pages, 'page')}, {_plural(stats.requests, 'request')})"
         )
         lines.insert(
             2,
