@@ -9,8 +9,8 @@ A run is *full* or *incremental* (:mod:`.incremental` plans it). A full run stre
 record into the processor and keeps one raw record per id as the new snapshot. An
 incremental run fetches only what changed since the saved mark, merges that delta into
 the saved snapshot by id, and runs the whole transform over the merged set, so the
-output is what a full sync of the same data gives. The state (:mod:`.state`) is staged
-before the output set is written and committed right after it.
+output is what a full sync of the same data gives. The state (:mod:`.state`) is saved
+atomically right after the output set is in place.
 """
 
 from __future__ import annotations
@@ -145,7 +145,12 @@ def run_pipeline(
         settings.writes_to_stdout and settings.state_dir is None
     )
     store: StateStore = (
-        ParquetStateStore(settings.sync_state_dir) if keeps_state else NullStateStore()
+        ParquetStateStore(
+            settings.sync_state_dir,
+            pending_max_age_seconds=settings.checkpoint_max_age_hours * 3600,
+        )
+        if keeps_state
+        else NullStateStore()
     )
     identity = StateIdentity(
         source=_source_label(settings),

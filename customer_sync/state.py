@@ -114,7 +114,7 @@ class StateStore(Protocol):
         ...
 
     def run_started(self, scope: str, server_time: datetime) -> datetime:
-        """Note when a run's first response came (kept until a commit). Returns the
+        """Note when a run's first response came (kept until the next save). Returns the
         earliest such time noted for ``scope``: a run that resumes an interrupted one's
         checkpoint must not mark later than that run's start."""
         ...
@@ -127,8 +127,11 @@ class StateStore(Protocol):
 class ParquetStateStore:
     """A :class:`StateStore` as Parquet files in ``directory`` (mode 0700, files 0600)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, pending_max_age_seconds: float = 86_400.0) -> None:
         self.directory = directory
+        #: An interrupted run's start older than this (the checkpoint's max age: its pages
+        #: are discarded by then) no longer holds the mark back.
+        self.pending_max_age_seconds = pending_max_age_seconds
 
     def __repr__(self) -> str:
         return f"ParquetStateStore({str(self.directory)!r})"
@@ -185,8 +188,9 @@ class ParquetStateStore:
     def run_started(self, scope: str, server_time: datetime) -> datetime:
         try:
             pending = json.loads(self._pending_path.read_bytes())
-            if pending.get("scope") == scope:
-                earlier = _utc(datetime.fromisoformat(pending["server_time"]))
+            earlier = _utc(datetime.fromisoformat(pending["server_time"]))
+            age = (server_time - earlier).total_seconds()
+            if pending.get("scope") == scope and age <= self.pending_max_age_seconds:
                 return min(earlier, server_time)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass

@@ -145,6 +145,8 @@ def test_an_interrupted_runs_start_is_kept_until_the_next_save(tmp_path: Any) ->
     assert store.run_started("scope", MARK) == MARK
     assert store.run_started("scope", NOW) == MARK
     assert store.run_started("other", NOW) == NOW
+    later = NOW + timedelta(days=2)  # past the checkpoint's max age: it no longer counts
+    assert store.run_started("other", later) == later
 
 
 @pytest.mark.parametrize(
