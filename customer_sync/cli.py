@@ -61,6 +61,9 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
+#: Settings given once per value on the command line (``--destination A --destination B``).
+REPEATABLE = frozenset({"destination"})
+
 
 TLS_WARNING = (
     "warning: TLS certificate verification is off (--no-verify-tls): anyone on the path "
@@ -148,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
             else:
                 group.add_argument(
                     flag(name), dest=name, metavar=name.upper(), default=argparse.SUPPRESS,
-                    help=help_text,
+                    help=help_text, action="append" if name in REPEATABLE else "store",
                 )
             if extra.get("off"):
                 group.add_argument(
@@ -392,7 +395,8 @@ def format_summary(report: RunReport) -> str:
         f"{_plural(stats.requests, 'request')})",
         f"  duplicates  {counts.duplicates_merged:>9,}  merged",
         f"  rejected    {counts.rejected:>9,}",
-        f"  exported    {counts.exported:>9,}  -> {report.sink.target}",
+        f"  exported    {counts.exported:>9,}  -> "
+        + ", ".join(sink.target for sink in report.sinks or (report.sink,)),
         *([f"  report      {report.report_path}"] if report.report_path else []),
         f"  quality     high {bands['high_quality']:,} / medium {bands['medium_quality']:,}"
         f" / low {bands['low_quality']:,}",

@@ -28,12 +28,14 @@ from pydantic import (
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
 from . import __version__
+from .destinations import Destination, DestinationError, parse_destination
 from .errors import ConfigError
 from .quality import RULE_FIELDS
 from .redaction import mask_url
@@ -207,6 +209,12 @@ class Settings(ClientSettings, BaseSettings):
         Path("sample_output.json"), OUTPUT, "Output JSON file, written atomically with its "
         "side files. '-' streams the JSON to stdout instead: not atomic, no side files."
     )
+    destination: Annotated[tuple[str, ...] | None, NoDecode] = _f(
+        None, OUTPUT, "Where to write; repeatable, comma-separated in the environment: "
+        "json:PATH, duckdb:PATH, parquet:DIR, postgresql://user:password@host:port/db"
+        "?schema=NAME. Replaces the default set. Unset: json:OUTPUT.",
+        repr=False,  # a PostgreSQL URL may hold a password
+    )
     state_dir: Path | None = _f(
         None, OUTPUT, "Checkpoint directory. Unset: .pipeline_state/ next to the output."
     )
@@ -312,6 +320,20 @@ class Settings(ClientSettings, BaseSettings):
             )
         return ",".join(dict.fromkeys(names)) or None
 
+    @field_validator("destination", mode="before")
+    @classmethod
+    def _split_destinations(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment and .env: one comma-separated list
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for item in value:
+                try:
+                    parse_destination(str(item))
+                except DestinationError as exc:
+                    raise ValueError(str(exc)) from None
+            return tuple(str(item).strip() for item in value) or None
+        return value
+
     @field_validator("as_of")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
@@ -355,7 +377,25 @@ class Settings(ClientSettings, BaseSettings):
                 probe = f"http://host/?{urlencode([(name, 'x')])}"
                 if value and mask_url(probe) != probe:
                     found.append(value)
+        for destination in self.destinations:
+            if destination.kind == "postgresql":  # postgresql://user:PASSWORD@host/db
+                found.append(urlsplit(destination.url).password or "")
         return [s for s in found if s]
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        """Where this run writes: ``--destination`` as given, else ``json:OUTPUT``.
+
+        ``--output`` is the JSON shorthand: given explicitly next to ``--destination``, its
+        file is written too (first), unless a ``json:`` destination names it already.
+        """
+        output = Destination("json", f"json:{self.output}", path=self.output)
+        if not self.destination:
+            return (output,)
+        given = tuple(parse_destination(url) for url in self.destination)
+        if "output" in self.model_fields_set and all(d.path != self.output for d in given):
+            return (output, *given)
+        return given
 
     @property
     def client(self) -> ClientSettings:

@@ -53,6 +53,7 @@ from .quality import metadata_warnings, unmet_requirements
 from .redaction import mask_url
 from .report import check_report_writable, report_part
 from .sink.base import Sink, SinkReport
+from .sink.factory import open_sink
 from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
 from .sink.output_set import PartBuilder
 from .sink.summary import summary_report
@@ -78,6 +79,7 @@ class RunReport:
     metadata: dict[str, Any]
     durations: dict[str, float] = field(default_factory=dict)
     report_path: Path | None = None
+    sinks: tuple[SinkReport, ...] = ()  # one per destination, in order; ``sink`` is the first
 
 
 @contextlib.contextmanager
@@ -131,14 +133,7 @@ def run_pipeline(
     as_of = settings.resolved_as_of(run_start)
     run_id = new_run_id()
     refs = RecordRefs(match_email=settings.match_email)
-    if sink is None:
-        sink = (
-            JsonStreamSink(stdout if stdout is not None else _stdout())
-            if settings.writes_to_stdout
-            else JsonFileSink(
-                settings.output, lineage=refs.explain, extra_parts=_report_parts(settings)
-            )
-        )
+    sinks = [sink] if sink is not None else _sinks(settings, refs, stdout)
     # No state for the built-in simulator (a new data set every run, so nothing carries
     # over), nor when streaming to stdout without a state directory (no file is written).
     keeps_state = settings.api_url is not None and not (
@@ -158,7 +153,8 @@ def run_pipeline(
         cursor_field=settings.cursor_field,
         credentials=tuple(settings.secret_values()),
     )
-    sink.check_writable()  # fail before any fetching
+    for each in sinks:
+        each.check_writable()  # fail before any fetching
     if settings.report_path is not None:
         check_report_writable(settings.report_path)
     store.check_writable()
@@ -242,13 +238,16 @@ def run_pipeline(
             meta["records_fetched"] = stats.records
         # Built once: the file and the run's report carry the very same object.
         metadata = DataExporter(settings.rules, now=now).build_metadata(
-            result.frame, {"run_id": run_id, **meta}
+            result.frame,
+            {"run_id": run_id, "started_at": format_timestamp(run_start), **meta},
         )
         metadata["run_stats"]["page_timeline"] = page_timeline(run.arrivals, started)
         # Read off the metadata above, so the JSON, the report and stderr say the same.
         metadata["source_field_warnings"] = metadata_warnings(metadata)
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
-        sink_report = sink.write(result, metadata)
+        # Each destination is all-or-nothing on its own; they are written one after another.
+        reports = tuple(each.write(result, metadata) for each in sinks)
+        sink_report = reports[0]
         # Then the state, atomically: a crash in between leaves the previous state, which
         # is always safe (the next run fetches more). See customer_sync/state.py.
         store.save(run.next_state(identity, saved, outcome, run_id))
@@ -264,8 +263,32 @@ def run_pipeline(
         ) from None
     checkpoint.clear()
     durations["total"] = clock() - started
-    hook(Event("exported", clock(), {"output": sink_report.target, **_counts(result)}))
-    return RunReport(result, stats, sink_report, metadata, durations, settings.report_path)
+    targets = ", ".join(report.target for report in reports)
+    hook(Event("exported", clock(), {"output": targets, **_counts(result)}))
+    return RunReport(
+        result, stats, sink_report, metadata, durations, settings.report_path, reports
+    )
+
+
+def _sinks(settings: Settings, refs: RecordRefs, stdout: BinaryIO | None) -> list[Sink]:
+    """One sink per destination. The JSON output (``--output``) keeps its side files and
+    the HTML report; ``--output -`` streams to stdout."""
+    sinks: list[Sink] = []
+    for destination in settings.destinations:
+        if destination.kind == "json" and destination.path == settings.output:
+            sinks.append(
+                JsonStreamSink(stdout if stdout is not None else _stdout())
+                if settings.writes_to_stdout
+                else JsonFileSink(
+                    settings.output, lineage=refs.explain, extra_parts=_report_parts(settings)
+                )
+            )
+        elif destination.kind == "json":
+            assert destination.path is not None
+            sinks.append(JsonFileSink(destination.path, lineage=refs.explain))
+        else:
+            sinks.append(open_sink(destination))
+    return sinks
 
 
 def _report_parts(settings: Settings) -> list[PartBuilder]:
