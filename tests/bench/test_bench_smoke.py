@@ -134,3 +134,16 @@ def test_scenarios_c_and_d_have_their_rows(report: str) -> None:
     assert d["Our pipeline, defaults (per_page auto)"]["Requests (server)"] == "3"
     assert d["Our pipeline, --per-page 6"]["Requests (server)"] == "50"
     assert "Defaults (auto) need at least 10× fewer requests" in report
+
+
+def test_scenario_b_destination_rows(report: str) -> None:
+    """Scenario B has a row per destination (JSON only, then JSON plus DuckDB, Parquet,
+    PostgreSQL), each measured with every record."""
+    rows = _rows(report, "### Destinations")
+    assert list(rows) == [
+        "JSON only (the default)", "JSON + DuckDB", "JSON + Parquet", "JSON + PostgreSQL"
+    ]
+    size = max(SMOKE.scale.e2e_sizes)
+    for row in rows.values():
+        assert row["Records"] == f"{size:,}", row
+        assert row["Wall time"].endswith((" s", " ms")), row
