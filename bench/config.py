@@ -22,7 +22,7 @@ __all__ = [
     "build_config",
 ]
 
-Scenario = Literal["a", "b", "c", "d", "e", "all"]
+Scenario = Literal["a", "b", "c", "d", "e", "destinations", "all"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "bench"
 DATA_DIR = BENCH_DIR / "data"
@@ -69,6 +69,7 @@ class ScaleParams:
     e2e_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     transform_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     per_page: int = 1000
+    destination_size: int | None = None  # None: the largest end-to-end size
 
     def sim_spec(self, customers: int, seed: int) -> SimSpec:
         return SimSpec(customers=customers, max_per_page=self.per_page, seed=seed)

@@ -20,6 +20,7 @@ import orjson
 from .config import BenchConfig
 from .contenders import FetchResult, OurPipeline, Target
 from .dataset_file import AS_OF, ensure_dataset
+from .destinations import DestinationRun, SinkTimes, run_destinations, run_sink_times
 from .procs import child_env, run_measured
 from .simulator_proc import SimulatorError, SimulatorProcess
 
@@ -69,6 +70,8 @@ class TransformOnly:
 class ScaleRun:
     end_to_end: tuple[EndToEnd, ...]
     transform: tuple[TransformOnly, ...]
+    destinations: tuple[DestinationRun, ...] = ()
+    sinks: SinkTimes | None = None
 
 
 def transform_missing() -> str | None:
@@ -136,8 +139,14 @@ def _transform_only(config: BenchConfig, size: int, tmp: Path, log: Log) -> Tran
 def run_scale(config: BenchConfig, log: Log) -> ScaleRun:
     with tempfile.TemporaryDirectory(prefix="bench-b-") as name:
         tmp = Path(name)
+        if config.scenario == "destinations":
+            return ScaleRun(
+                (), (), run_destinations(config, tmp, log), run_sink_times(config, log)
+            )
         e2e = tuple(_end_to_end(config, size, tmp, log) for size in config.scale.e2e_sizes)
         transform = tuple(
             _transform_only(config, size, tmp, log) for size in config.scale.transform_sizes
         )
-    return ScaleRun(e2e, transform)
+        destinations = run_destinations(config, tmp, log)
+        sinks = run_sink_times(config, log)
+    return ScaleRun(e2e, transform, destinations, sinks)

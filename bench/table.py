@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import BenchConfig
+from .destinations import render_destinations
 from .limits import LimitRun, Run, sustained_rate
 from .machine import Machine
 from .scale import EndToEnd, ScaleRun, TransformOnly
@@ -358,6 +359,10 @@ def _scale_targets(run: ScaleRun) -> list[str]:
 
 
 def _render_scale(config: BenchConfig, run: ScaleRun) -> list[str]:
+    if config.scenario == "destinations":
+        return [
+            "## Scenario B: scale", "", *render_destinations(run.destinations, run.sinks)
+        ]
     e2e_rows, _ = _e2e_rows(run.end_to_end)
     t_rows, _ = _transform_rows(run.transform)
     return [
@@ -408,6 +413,8 @@ def _render_scale(config: BenchConfig, run: ScaleRun) -> list[str]:
         "Targets:",
         "",
         *_scale_targets(run),
+        "",
+        *render_destinations(run.destinations, run.sinks),
     ]
 
 

@@ -72,7 +72,9 @@ class OurPipeline:
     def unavailable(self) -> str | None:
         return pipeline_missing()
 
-    def run(self, target: Target, workdir: Path) -> FetchResult:
+    def run(
+        self, target: Target, workdir: Path, *, extra_args: tuple[str, ...] = ()
+    ) -> FetchResult:
         output = workdir / "output.json"
         argv = [
             sys.executable,
@@ -86,6 +88,7 @@ class OurPipeline:
             "--no-progress",
             "--log-level",
             "warning",
+            *extra_args,
         ]
         # A fresh working directory per run: no checkpoint, cache or .env carries over.
         proc = run_measured(
