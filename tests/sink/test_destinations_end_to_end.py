@@ -38,7 +38,8 @@ def test_one_run_writes_the_same_customers_to_every_destination(
         fake = FakeTime()
         report = run_pipeline(
             settings_for(
-                tmp_path, per_page=10, destination=destinations, output=tmp_path / "out.json"
+                tmp_path, per_page=10, destination=destinations, output=tmp_path / "out.json",
+                sync_mode="full",  # deletions show on a full sync
             ),
             now=lambda step=step: NOW.replace(minute=step),  # type: ignore[misc]
             clock=fake.monotonic, transport=api.transport(), sleep=fake.sleep,
