@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,11 +119,11 @@ def run_sink_times(config: BenchConfig, log: Log) -> SinkTimes:
 
     log(f"B: sinks alone, {size:,} customers")
     try:
-        with PostgresServer(durable=True) as pg:
+        with PostgresServer(durable=True) as pg, tempfile.TemporaryDirectory() as workdir:
             proc = run_measured(
                 [sys.executable, "-m", "bench.sink_worker", str(size), "--postgres", pg.url,
                  "--repeat", str(config.repeat), "--seed", str(config.seed)],
-                cwd=config.repo_root, env=child_env(config.repo_root), timeout=config.timeout,
+                cwd=Path(workdir), env=child_env(config.repo_root), timeout=config.timeout,
             )
     except ServerUnavailable as exc:
         return SinkTimes(size, {}, f"did not run: {exc}")
