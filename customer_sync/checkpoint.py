@@ -5,8 +5,8 @@ Layout of the state directory (mode 0700; files 0600, since pages hold raw recor
     .pipeline_state/
       manifest.json      {"version", "source", "per_page", "total", "created_at",
                           "salt", "credentials"}
-      pages/000001.json  the raw body of page 1, as the API sent it (parsed and re-encoded)
-      ...
+      pages/000001.json.zst  the raw body of page 1, as the API sent it (parsed and
+      ...                    re-encoded), compressed with zstd
 
 The identity of a checkpoint is the source (the URL with secrets masked, or a stable label
 for the built-in simulator, whose port changes every run), ``per_page`` and the ``total``
@@ -19,7 +19,17 @@ pages and fetches only the missing ones. Anything else is discarded with a warni
 
 Pages are encoded by :func:`customer_sync.jsoncodec.dumps_exact`: a raw body may hold
 integers beyond 64 bits, lone surrogates, ``NaN`` or deep nesting, and a resumed run must
-see exactly what the API sent.
+see exactly what the API sent. The encoded bytes are compressed with zstd (level 1: pages
+of the simulator's customers shrink to 17.5% of their size at 0.6 ms per 1000-record page;
+level 3 gave 17.0% for 0.8 ms), so a 10M-customer run keeps about 0.65 GB on disk instead
+of 3.7 GB.
+
+With ``background=True`` (what the pipeline uses) a page is encoded, compressed and
+written by one worker thread, off the event loop; at most ``_MAX_PENDING`` pages wait
+for it (the fetch then waits too, so memory stays bounded). A write failure is handled on
+the caller's thread at the next ``save``, ``load`` or :meth:`Checkpoint.flush`, as below.
+The pipeline calls ``flush`` when the fetch ends, however it ends, so that an interrupted
+run leaves every page it fetched.
 
 Each page is written to a temp file created ``O_EXCL | O_NOFOLLOW`` (a planted symlink is
 never followed) with mode 0600, and renamed, so a killed run never leaves a torn page;
@@ -41,10 +51,14 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import zstandard
 
 from . import atomic, jsoncodec
 from .errors import SinkError
@@ -55,7 +69,12 @@ from .source.page_store import StoreIdentity
 
 __all__ = ["Checkpoint", "credentials_digest"]
 
-_VERSION = 2
+_VERSION = 3  # 3: pages compressed with zstd
+_PAGE_SUFFIX = ".json.zst"
+_ZSTD_LEVEL = 1
+#: Pages handed to the background writer and not written yet, at most (about 0.4 MB each
+#: for 1000 records): enough to ride out a slow write, small enough to bound memory.
+_MAX_PENDING = 8
 _FILE_MODE = 0o600
 _DIR_MODE = 0o700
 
@@ -89,6 +108,7 @@ class Checkpoint:
         source_label: str | None = None,
         credentials: Sequence[str] = (),
         write_file: FileWriter = _write_private,
+        background: bool = False,
     ) -> None:
         self.directory = directory
         self.max_age_seconds = max_age_seconds
@@ -99,8 +119,17 @@ class Checkpoint:
         self._wall = wall
         self._credentials = tuple(credentials)
         self._write_file = write_file
+        self._writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+            if background
+            else None
+        )
+        self._pending: deque[Future[None]] = deque()
         self._active = False
         self.saved_pages = 0
+        #: Bytes of the pages written: as JSON, and as stored (compressed) on disk.
+        self.json_bytes = 0
+        self.stored_bytes = 0
         self.loaded_pages = 0
         self.resumable_pages = 0
 
@@ -139,7 +168,7 @@ class Checkpoint:
     def pages_on_disk(self) -> int:
         """Pages the checkpoint holds now (what a resumed run would not fetch again)."""
         try:
-            return sum(1 for _ in self._pages.glob("*.json"))
+            return sum(1 for _ in self._pages.glob("*" + _PAGE_SUFFIX))
         except OSError:
             return 0
 
@@ -184,11 +213,13 @@ class Checkpoint:
             self._disable(exc)
 
     def load(self, page: int) -> dict[str, Any] | None:
+        self._reap(wait_all=True)  # a page being written is read once it is on disk
         if not self._active:
             return None
         try:
-            body = jsoncodec.loads(self._page_path(page).read_bytes())
-        except (OSError, ValueError, RecursionError):
+            compressed = self._page_path(page).read_bytes()
+            body = jsoncodec.loads(zstandard.ZstdDecompressor().decompress(compressed))
+        except (OSError, ValueError, RecursionError, zstandard.ZstdError):
             return None
         if not isinstance(body, dict):
             return None
@@ -196,18 +227,39 @@ class Checkpoint:
         return body
 
     def save(self, page: int, body: dict[str, Any]) -> None:
+        """Keep ``body``: written now, or queued for the background writer."""
+        self._reap(wait_all=False)
         if not self._active:
             return
-        try:
-            self._write_file(self._page_path(page), jsoncodec.dumps_exact(body))
-        except (OSError, ValueError, RecursionError) as exc:
-            self._disable(exc)
+        if self._writer is None:
+            try:
+                self._write_page(page, body)
+            except (OSError, ValueError, RecursionError, zstandard.ZstdError) as exc:
+                self._disable(exc)
+                return
+            self.saved_pages += 1
             return
-        self.saved_pages += 1
+        if len(self._pending) >= _MAX_PENDING:
+            self._reap(wait_all=False, wait_one=True)
+            if not self._active:
+                return
+        self._pending.append(self._writer.submit(self._write_page, page, body))
+
+    def flush(self) -> None:
+        """Wait until every page handed to ``save`` is on disk (or the failure is reported)."""
+        self._reap(wait_all=True)
+
+    def close(self) -> None:
+        """Flush, and stop the background writer (a later ``save`` writes in place)."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def clear(self) -> None:
         """Remove the checkpoint after a successful run (a failure is only reported)."""
         self._active = False
+        self._abandon()
         try:
             self._remove()
         except OSError as exc:
@@ -216,11 +268,42 @@ class Checkpoint:
             )
 
     # --- internals -------------------------------------------------------------------
+    def _write_page(self, page: int, body: dict[str, Any]) -> None:
+        encoded = jsoncodec.dumps_exact(body)
+        data = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(encoded)
+        self._write_file(self._page_path(page), data)
+        self.json_bytes += len(encoded)  # one writer at a time: no lock needed
+        self.stored_bytes += len(data)
+
+    def _reap(self, *, wait_all: bool, wait_one: bool = False) -> None:
+        """Count the background writes that are done, in order; the first failure
+        disables the checkpoint (on this thread, so events never come from the worker)."""
+        pending = self._pending
+        while pending and (wait_all or wait_one or pending[0].done()):
+            wait_one = False
+            try:
+                pending.popleft().result()
+            except (OSError, ValueError, RecursionError, zstandard.ZstdError) as exc:
+                if self._active:
+                    self._disable(exc)
+                continue
+            if self._active:
+                self.saved_pages += 1
+
+    def _abandon(self) -> None:
+        """Cancel the queued writes and wait for the one in progress (nothing is counted)."""
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.cancel():
+                with contextlib.suppress(Exception):
+                    future.result()
+
     def _disable(self, exc: BaseException) -> None:
         """A checkpoint that cannot be written is turned off, and what it had written is
         removed (a full disk gets its space back); the sync goes on without it. One
         warning: after this no write is attempted."""
         self._active = False
+        self._abandon()
         error = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         try:
             self._remove()
@@ -250,7 +333,7 @@ class Checkpoint:
             os.chmod(self._pages, _DIR_MODE)
 
     def _page_path(self, page: int) -> Path:
-        return self._pages / f"{page:06d}.json"
+        return self._pages / f"{page:06d}{_PAGE_SUFFIX}"
 
     def _read_manifest(self) -> dict[str, Any] | None:
         try:
@@ -296,7 +379,7 @@ class Checkpoint:
         """Delete only what a checkpoint creates; never a directory's other contents."""
         if self._pages.is_dir():
             for path in self._pages.iterdir():
-                if path.suffix in (".json", ".tmp"):
+                if path.name.endswith((_PAGE_SUFFIX, ".json", ".tmp")):
                     path.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 self._pages.rmdir()

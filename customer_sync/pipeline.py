@@ -195,6 +195,7 @@ def run_pipeline(
         wall=now,
         source_label=scope or _simulator_label(settings),
         credentials=settings.secret_values(),
+        background=True,  # pages are compressed and written off the event loop
     )
     checkpoint.check_writable()
     if not settings.verify_tls:
@@ -220,7 +221,10 @@ def run_pipeline(
                     wrap_paginator=wrap,
                 )
 
-            stats = asyncio.run(run.fetch(client_for, processor, refs, hook, clock, run_start))
+            try:
+                stats = asyncio.run(run.fetch(client_for, processor, refs, hook, clock, run_start))
+            finally:  # however the fetch ends, every page it fetched is on disk
+                checkpoint.close()
         durations["fetch_and_transform"] = clock() - started
 
         mark = clock()
@@ -239,7 +243,16 @@ def run_pipeline(
         # Built once: the file and the run's report carry the very same object.
         metadata = DataExporter(settings.rules, now=now).build_metadata(
             result.frame,
-            {"run_id": run_id, "started_at": format_timestamp(run_start), **meta},
+            {
+                "run_id": run_id,
+                "started_at": format_timestamp(run_start),
+                **meta,
+                "checkpoint": {
+                    "pages_saved": checkpoint.saved_pages,
+                    "json_bytes": checkpoint.json_bytes,
+                    "stored_bytes": checkpoint.stored_bytes,
+                },
+            },
         )
         metadata["run_stats"]["page_timeline"] = page_timeline(run.arrivals, started)
         # Read off the metadata above, so the JSON, the report and stderr say the same.

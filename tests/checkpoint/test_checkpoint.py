@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from customer_sync.checkpoint import Checkpoint
 from customer_sync.models import Event
@@ -71,7 +72,7 @@ def test_files_are_private_and_hold_no_key(tmp_path: Path) -> None:
     cp.begin(StoreIdentity(URL + "?api_key=sk-secret", 6, 12))
     cp.save(3, {"data": []})
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
-    page = tmp_path / "state" / "pages" / "000003.json"
+    page = tmp_path / "state" / "pages" / "000003.json.zst"
     assert stat.S_IMODE(page.stat().st_mode) == 0o600
     assert "sk-secret" not in (tmp_path / "state" / "manifest.json").read_text()
 
@@ -90,13 +91,19 @@ def test_clear_removes_only_what_it_created(tmp_path: Path) -> None:
 
 
 def test_torn_page_is_treated_as_missing(tmp_path: Path) -> None:
-    """A page file that does not parse is fetched again rather than trusted."""
+    """A page file that does not parse (torn frame, or torn JSON inside) is fetched again."""
     cp = make(tmp_path)
     cp.begin(StoreIdentity(URL, 6, 12))
-    (tmp_path / "state" / "pages" / "000002.json").write_bytes(b'{"data": [')
+    cp.save(2, {"data": [{"id": 1}]})
+    cp.save(3, {"data": [{"id": 2}]})
+    pages = tmp_path / "state" / "pages"
+    whole = (pages / "000002.json.zst").read_bytes()
+    (pages / "000002.json.zst").write_bytes(whole[: len(whole) // 2])
+    (pages / "000003.json.zst").write_bytes(zstandard.compress(b'{"data": ['))
     again = make(tmp_path)
     again.begin(StoreIdentity(URL, 6, 12))
     assert again.load(2) is None
+    assert again.load(3) is None
 
 
 def test_lenient_pages_round_trip_exactly(tmp_path: Path) -> None:
@@ -114,3 +121,77 @@ def test_lenient_pages_round_trip_exactly(tmp_path: Path) -> None:
     record = loaded["data"][0]
     assert record["id"] == 2**70
     assert record["ltv"] != record["ltv"]  # NaN, not null
+
+
+def test_pages_on_disk_are_compressed_and_exact(tmp_path: Path) -> None:
+    """A page is stored zstd-compressed, at most a quarter of its JSON, and reads back equal."""
+    from customer_sync import jsoncodec
+
+    body = {"page": 1, "data": [
+        {"id": n, "email": f"user{n}@example.com", "first_name": "Ann", "ltv": 12.5 * n,
+         "created_at": "2024-01-02T03:04:05Z", "big": 2**70 + n}
+        for n in range(1, 500)
+    ]}
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    cp.save(1, body)
+    cp.save(2, body)
+    stored = (tmp_path / "state" / "pages" / "000002.json.zst").read_bytes()
+    assert zstandard.decompress(stored) == jsoncodec.dumps_exact(body)
+    assert len(stored) <= len(jsoncodec.dumps_exact(body)) / 4
+    again = make(tmp_path)
+    again.begin(StoreIdentity(URL, 6, 12))
+    assert again.load(2) == body
+
+
+def test_background_writes_are_on_disk_after_flush(tmp_path: Path) -> None:
+    """With background=True pages are written by a worker; flush() waits for all of them."""
+    cp = Checkpoint(tmp_path / "state", max_age_seconds=3600, clock=lambda: 0.0,
+                    wall=lambda: T0, background=True)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    for page in range(1, 41):  # more than the writer's queue holds
+        cp.save(page, {"page": page, "data": [{"id": page}]})
+    cp.flush()
+    assert cp.saved_pages == 40
+    assert cp.pages_on_disk() == 40
+    assert cp.load(17) == {"page": 17, "data": [{"id": 17}]}
+    cp.close()
+    again = make(tmp_path)
+    again.begin(StoreIdentity(URL, 6, 12))
+    assert again.resumable_pages == 39
+
+
+def test_a_background_write_failure_warns_once_on_the_callers_thread(tmp_path: Path) -> None:
+    """ENOSPC in the worker: one warning, from flush's thread; the partial checkpoint is gone."""
+    import errno
+    import os
+    import threading
+
+    from customer_sync import atomic
+
+    written: list[Path] = []
+
+    def disk(path: Path, data: bytes) -> None:
+        if len(written) >= 4:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        atomic.write_bytes(path, data, mode=0o600, durable=False)
+        written.append(path)
+
+    threads: list[str] = []
+    events: list[Event] = []
+
+    def hook(event: Event) -> None:
+        threads.append(threading.current_thread().name)
+        events.append(event)
+
+    cp = Checkpoint(tmp_path / "state", max_age_seconds=3600, clock=lambda: 0.0,
+                    wall=lambda: T0, hook=hook, write_file=disk, background=True)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    for page in range(1, 30):
+        cp.save(page, {"data": [{"id": page}]})
+    cp.close()
+    assert [e.name for e in events] == ["checkpoint_write_failed"]
+    assert events[0].fields["error"] == "No space left on device"
+    assert threads == [threading.current_thread().name]
+    assert not (tmp_path / "state").exists()
+    assert cp.saved_pages == 3  # the manifest took the first of the 4 writes that worked

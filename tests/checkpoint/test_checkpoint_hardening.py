@@ -47,7 +47,7 @@ def test_a_symlink_planted_at_a_page_temp_name_is_never_followed(tmp_path: Path)
     cp.begin(IDENTITY)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
-    page = tmp_path / "state" / "pages" / "000002.json"
+    page = tmp_path / "state" / "pages" / "000002.json.zst"
     for name in (page.with_name(page.name + ".tmp"), atomic.temp_name(page)):
         name.symlink_to(victim)
     cp.save(2, {"data": [{"id": 1, "email": "a@b.co"}]})

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+import zstandard
 
 from customer_sync.cli import redact_usage_error
 from customer_sync.config import load_settings
@@ -53,7 +54,12 @@ def leaks(text: str) -> list[str]:
 
 
 def everything_written(*roots: Path) -> str:
-    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in files_under(*roots))
+    """Every file's text; checkpoint pages (zstd) are read decompressed."""
+    return "".join(
+        (zstandard.decompress(p.read_bytes()) if p.name.endswith(".zst") else p.read_bytes())
+        .decode("utf-8", errors="replace")
+        for p in files_under(*roots)
+    )
 
 
 # -- the key never leaks ----------------------------------------------------------------------
@@ -101,7 +107,7 @@ def test_the_key_is_in_nothing_a_debug_run_prints_or_writes(
     if code:
         assert "Traceback" in run.stderr  # debug shows it, scrubbed
         assert run.last_line.startswith("error: page 9: giving up after 4 attempts")
-        assert list((tmp_path / "state" / "pages").glob("*.json"))  # the checkpoint is left
+        assert list((tmp_path / "state" / "pages").glob("*.json.zst"))  # the checkpoint is left
     else:
         validate_output(tmp_path / "out" / "o.json")
         assert (tmp_path / "out" / "o.report.html").is_file()  # the report is scanned too
