@@ -239,10 +239,8 @@ class Checkpoint:
                 return
             self.saved_pages += 1
             return
-        if len(self._pending) >= _MAX_PENDING:
-            self._reap(wait_all=False, wait_one=True)
-            if not self._active:
-                return
+        if len(self._pending) >= _MAX_PENDING and not self._reap(wait_all=False, wait_one=True):
+            return
         self._pending.append(self._writer.submit(self._write_page, page, body))
 
     def flush(self) -> None:
@@ -275,9 +273,10 @@ class Checkpoint:
         self.json_bytes += len(encoded)  # one writer at a time: no lock needed
         self.stored_bytes += len(data)
 
-    def _reap(self, *, wait_all: bool, wait_one: bool = False) -> None:
+    def _reap(self, *, wait_all: bool, wait_one: bool = False) -> bool:
         """Count the background writes that are done, in order; the first failure
-        disables the checkpoint (on this thread, so events never come from the worker)."""
+        disables the checkpoint (on this thread, so events never come from the worker).
+        Whether the checkpoint is still active."""
         pending = self._pending
         while pending and (wait_all or wait_one or pending[0].done()):
             wait_one = False
@@ -289,6 +288,7 @@ class Checkpoint:
                 continue
             if self._active:
                 self.saved_pages += 1
+        return self._active
 
     def _abandon(self) -> None:
         """Cancel the queued writes and wait for the one in progress (nothing is counted)."""
