@@ -156,15 +156,8 @@ class _Run:
         frames = self._extractor.take_frames()
         if frames:  # the last rows: nothing left to overlap with, derive them here
             self._derived.append(self._deriver.derive(pl.concat(frames, rechunk=True)))
-        derived = (
-            pl.concat(self._derived, rechunk=False)
-            if self._derived
-            else pl.DataFrame(schema=DERIVED_SCHEMA)
-        )
-        self._derived = []
-        survivors, merges = plan_deduplication(derived, match_email=self._match_email)
-        # sort the compact columns (Enums, Categoricals, masks), then cast for the output
-        kept = survivors.drop("position").sort(["full_name", "customer_id"]).collect()
+        derived, self._derived = self._derived, []
+        kept, merges, accepted = _sorted_survivors(derived, match_email=self._match_email)
         frame = kept.select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
         rules = self._deriver.rules
         canonical = canonical_frame(kept, rules)
@@ -179,7 +172,7 @@ class _Run:
             duplicates_merged=len(merges),
             rejected=len(self._rejected),
         )
-        _check_accounting(counts, merges, self._rejected, derived.height)
+        _check_accounting(counts, merges, self._rejected, accepted)
         return ProcessResult(
             frame=frame,
             rejected=self._rejected,
@@ -188,6 +181,37 @@ class _Run:
             canonical=canonical,
             quality=quality,
         )
+
+
+def _sorted_survivors(
+    derived: list[pl.DataFrame], *, match_email: bool
+) -> tuple[pl.DataFrame, list[Merge], int]:
+    """The survivors of deduplication, sorted by ``full_name`` then ``customer_id`` and
+    without ``position``; the merges; and how many rows were accepted in all.
+
+    The derived frames are consumed (the list is emptied). Only the order, a row index, is
+    computed over the whole frame; then each column is gathered and its source released
+    before the next one, so the sort never holds a second full copy of the frame.
+    """
+    indexed = (
+        pl.concat(derived, rechunk=False) if derived else pl.DataFrame(schema=DERIVED_SCHEMA)
+    ).with_row_index("_row")
+    derived.clear()
+    survivors, merges = plan_deduplication(indexed, match_email=match_email)
+    order = (
+        survivors.select("_row", "full_name", "customer_id")
+        .sort(["full_name", "customer_id"])
+        .collect()["_row"]
+    )
+    del survivors
+    accepted = indexed.height
+    columns = indexed.drop("_row", "position").get_columns()
+    del indexed
+    kept = []
+    columns.reverse()
+    while columns:
+        kept.append(columns.pop().gather(order))  # the source column is released here
+    return pl.DataFrame(kept), merges, accepted
 
 
 def _check_accounting(
