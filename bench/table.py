@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import BenchConfig
+from .contenders import FetchResult
 from .destinations import render_destinations
 from .limits import LimitRun, Run, sustained_rate
 from .machine import Machine
-from .scale import EndToEnd, ScaleRun, TransformOnly
+from .scale import EndToEnd, Phases, ScaleRun, TransformOnly
 from .slow_api import ContenderRuns, SlowApiRun
 from .summary import Spread, fmt_bytes, fmt_ratio, fmt_seconds, spread, spread_of
 
@@ -358,6 +359,160 @@ def _scale_targets(run: ScaleRun) -> list[str]:
     return lines
 
 
+def _median(values: Sequence[float | int | None]) -> float | None:
+    known = spread(v for v in values if v is not None)
+    return known.median if known else None
+
+
+def _floor_rows(runs: Sequence[EndToEnd]) -> list[list[str]]:
+    """Issue #16: each size against the simulator's own serving rate, measured just before."""
+    rows = []
+    for r in runs:
+        pairs = [(a, p) for a, p in zip(r.attempts, r.phases, strict=False) if a.status == "ok"]
+        if not pairs:
+            continue
+        floor = _median([p.floor_records_per_second for _, p in pairs])
+        ratio = _median(
+            [
+                r.size / a.wall_seconds / p.floor_records_per_second
+                for a, p in pairs
+                if a.wall_seconds and p.floor_records_per_second
+            ]
+        )
+        wall = _median([a.wall_seconds for a, _ in pairs])
+        peak = max(a.peak_rss_bytes or 0 for a, _ in pairs)
+        stored = _median([_stored_share(p) for _, p in pairs])
+        rows.append(
+            [
+                f"{r.size:,}",
+                _n(floor),
+                _n(r.size / wall) if wall else "–",
+                f"{ratio:.2f}" if ratio else "–",
+                *(
+                    f"{v:.1f} s" if v is not None else "–"
+                    for v in (
+                        _median([p.fetch_seconds for _, p in pairs]),
+                        _median([p.finish_seconds for _, p in pairs]),
+                        _median([_rest(a, p) for a, p in pairs]),
+                    )
+                ),
+                f"{wall / r.size * 1e6:.1f} µs" if wall else "–",
+                fmt_bytes(peak),
+                fmt_bytes(peak / r.size),
+                f"{stored:.1%}" if stored is not None else "–",
+            ]
+        )
+    return rows
+
+
+def _rest(attempt: FetchResult, phases: Phases) -> float | None:
+    """Process wall time outside fetch and finish: start-up, imports and the export."""
+    if attempt.wall_seconds is None or phases.fetch_seconds is None:
+        return None
+    return attempt.wall_seconds - phases.fetch_seconds - (phases.finish_seconds or 0.0)
+
+
+def _stored_share(phases: Phases) -> float | None:
+    if not phases.checkpoint_json_bytes or phases.checkpoint_stored_bytes is None:
+        return None
+    return phases.checkpoint_stored_bytes / phases.checkpoint_json_bytes
+
+
+def _floor_targets(run: ScaleRun) -> list[str]:
+    """The targets of issue #16, judged on the largest size of this run (ratios only)."""
+    measured = [r for r in run.end_to_end if _floor_rows([r])]
+    if not measured:
+        return ["- – Issue #16 targets: no end-to-end run with a floor"]
+    small, large = measured[0], measured[-1]
+
+    def per_record(r: EndToEnd) -> float | None:
+        wall = _median([a.wall_seconds for a in r.attempts if a.status == "ok"])
+        return wall / r.size if wall else None
+
+    def ratio(r: EndToEnd) -> float | None:
+        return _median(
+            [
+                r.size / a.wall_seconds / p.floor_records_per_second
+                for a, p in zip(r.attempts, r.phases, strict=False)
+                if a.status == "ok" and a.wall_seconds and p.floor_records_per_second
+            ]
+        )
+
+    lines = []
+    share = ratio(large)
+    lines.append(
+        f"- {_check(share >= 0.5 if share else None)} End-to-end rate at {large.size:,} at "
+        f"least half the simulator's serving rate: {share or 0:.2f}"
+    )
+    if large is not small:
+        a, b = per_record(small), per_record(large)
+        growth = b / a if a and b else None
+        lines.append(
+            f"- {_check(growth <= 1.25 if growth else None)} Time per record at "
+            f"{large.size:,} within 1.25× of {small.size:,}: {growth or 0:.2f}×"
+        )
+    peak = max((a.peak_rss_bytes or 0 for a in large.attempts if a.status == "ok"), default=0)
+    lines.append(
+        f"- {_check(peak <= 3 * 2**30 if peak else None)} Peak RSS at {large.size:,} at most "
+        f"3 GiB: {fmt_bytes(peak)}"
+    )
+    stored = _median([_stored_share(p) for p in large.phases])
+    lines.append(
+        f"- {_check(stored <= 0.25 if stored is not None else None)} Checkpoint bytes on disk "
+        f"at most 25% of the raw bytes: "
+        + (f"{stored:.1%}" if stored is not None else "not reported")
+    )
+    done = [t for t in run.transform if any(a.ok for a in t.attempts)]
+    if done:
+        biggest = done[-1]
+        ok = [a for a in biggest.attempts if a.ok]
+        parse = spread_of(a.parse_seconds for a in ok).median
+        transform = spread_of(a.transform_seconds for a in ok).median
+        lines.append(
+            f"- {_check(transform <= parse)} Transform alone no longer than orjson parsing "
+            f"the same bytes ({biggest.size:,} records): {transform / parse:.2f}× the parse"
+        )
+    return lines
+
+
+def _render_floor(run: ScaleRun) -> list[str]:
+    rows = _floor_rows(run.end_to_end)
+    if not rows:
+        return []
+    return [
+        "### End to end against the simulator's own serving rate (issue #16)",
+        "",
+        "Floor: the same simulator process serves every page once to a bare fetch loop "
+        "(8 connections, orjson, nothing kept) just before each pipeline run. Phases come "
+        "from the pipeline's metadata: fetch (with each page's streaming extraction) and the "
+        "transform's finish (derive, dedup, sort, canonical, quality); the rest of the "
+        "process's wall time is start-up and the export. On "
+        "this shared 2-CPU machine absolute rates move between runs; judge by the ratios.",
+        "",
+        *_table(
+            [
+                "Customers",
+                "Floor records/s",
+                "Pipeline records/s",
+                "× floor",
+                "Fetch",
+                "Finish transform",
+                "Start-up + export",
+                "Time per record",
+                "Peak RSS",
+                "Peak RSS per record",
+                "Checkpoint on disk / raw",
+            ],
+            rows,
+        ),
+        "",
+        "Targets (issue #16):",
+        "",
+        *_floor_targets(run),
+        "",
+    ]
+
+
 def _render_scale(config: BenchConfig, run: ScaleRun) -> list[str]:
     if config.scenario == "destinations":
         return [
@@ -389,6 +544,7 @@ def _render_scale(config: BenchConfig, run: ScaleRun) -> list[str]:
             e2e_rows,
         ),
         "",
+        *_render_floor(run),
         "### Transform only (normalize, dedup, enrich, score) and growth",
         "",
         "Raw records generated once into `bench/data/` (JSON array), one worker process per "
