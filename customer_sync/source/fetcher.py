@@ -95,6 +95,9 @@ class FetchedPage:
     from_cache: bool
     attempts: int
     from_checkpoint: bool = False
+    #: The bytes ``body`` was decoded from, when it came from the network: the page store
+    #: keeps them as they are instead of encoding ``body`` again.
+    content: bytes | None = None
 
 
 def _describe(causes: Counter[str]) -> str:
@@ -183,7 +186,13 @@ class PageFetcher:
                 self._note_retry(page, exc.cause, wait)
                 await self._sleep(wait)
             else:
-                return FetchedPage(fetched.received, fetched.body, fetched.from_cache, attempt)
+                return FetchedPage(
+                    fetched.received,
+                    fetched.body,
+                    fetched.from_cache,
+                    attempt,
+                    content=fetched.content,
+                )
 
     def _note_retry(self, page: int, cause: str, wait: float) -> None:
         summary = self._summary
@@ -402,7 +411,7 @@ class PageFetcher:
             self._stats.cache_hits += 1
         else:
             self._store(masked, response.headers.get("etag"), body)
-        return FetchedPage(received, body, from_cache, 1)
+        return FetchedPage(received, body, from_cache, 1, content=None if from_cache else content)
 
     def _store(self, masked: str, etag: str | None, body: dict[str, Any]) -> None:
         if self._cache is None or not etag:

@@ -4,7 +4,10 @@ At the start of a sync the loop calls ``begin()`` with what identifies the data 
 (the masked base URL, ``per_page`` and the ``total`` the API reports now); a store that
 holds pages of another sync forgets them there. Then every page the loop needs is first
 looked up with ``load()``: a stored body is used as is (``Page.from_checkpoint=True``)
-and not fetched. Every page fetched from the API is handed to ``save()``.
+and not fetched. Every page fetched from the API is handed to ``save()``, with the bytes
+it was decoded from when it came from the network (``content``): a store that writes
+bytes keeps those rather than encoding the body again, and ``jsoncodec.loads`` of them
+gives the body back exactly.
 
 Page 1 is always fetched, since it tells the current ``total`` that ``begin()`` needs, and
 the drift re-check passes always go to the API.
@@ -36,8 +39,8 @@ class PageStore(Protocol):
         """The raw body saved for ``page``, or ``None``."""
         ...
 
-    def save(self, page: int, body: dict[str, Any]) -> None:
-        """Keep the raw body of ``page`` (as the API sent it)."""
+    def save(self, page: int, body: dict[str, Any], *, content: bytes | None = None) -> None:
+        """Keep the raw body of ``page`` (as the API sent it: ``content``, when known)."""
         ...
 
 
@@ -56,5 +59,5 @@ class InMemoryPageStore:
     def load(self, page: int) -> dict[str, Any] | None:
         return self.pages.get(page)
 
-    def save(self, page: int, body: dict[str, Any]) -> None:
+    def save(self, page: int, body: dict[str, Any], *, content: bytes | None = None) -> None:
         self.pages[page] = body

@@ -209,7 +209,7 @@ class SyncLoop:
                         for other in running:
                             other.cancel()
                     if self._store is not None and not got.from_checkpoint:
-                        self._store.save(number, got.body)
+                        self._store.save(number, got.body, content=got.content)
                     yield self._deliver(pass_no, got)
                 if getattr(paginator, "finished", False) and running:
                     await asyncio.gather(*running, return_exceptions=True)

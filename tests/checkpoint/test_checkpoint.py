@@ -195,3 +195,31 @@ def test_a_background_write_failure_warns_once_on_the_callers_thread(tmp_path: P
     assert threads == [threading.current_thread().name]
     assert not (tmp_path / "state").exists()
     assert cp.saved_pages == 3  # the manifest took the first of the 4 writes that worked
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"page": 2, "data": [{"id": 1180591620717411303424, "ltv": NaN, "n": -0.0}]}',
+        b'{ "data" : [ {"id": 1, "name": "\\ud800 lone", "x": 1e400} ] ,"page":2}',
+        b'{"data": [' + b"[" * 300 + b"]" * 300 + b"]}",
+    ],
+    ids=["big-int-nan", "spacing-surrogate-inf", "deep"],
+)
+def test_received_bytes_are_stored_as_sent_and_resume_exactly(
+    tmp_path: Path, content: bytes
+) -> None:
+    """save(content=...) keeps the API's own bytes; load decodes them as the fetch did."""
+    from customer_sync.source.envelope import decode_body
+
+    body = decode_body(content, page=2)
+    cp = make(tmp_path)
+    cp.begin(StoreIdentity(URL, 6, 12))
+    cp.save(2, body, content=content)
+    stored = (tmp_path / "state" / "pages" / "000002.json.zst").read_bytes()
+    assert zstandard.decompress(stored) == content
+    assert cp.json_bytes == len(content)
+    again = make(tmp_path)
+    again.begin(StoreIdentity(URL, 6, 12))
+    loaded = again.load(2)
+    assert repr(loaded) == repr(decode_body(content, page=2))  # NaN, -0.0 and types too

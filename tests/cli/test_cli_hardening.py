@@ -9,6 +9,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,9 +105,9 @@ def test_sigterm_in_an_in_process_run_exits_143_with_the_interrupted_line(
 
     real_save = checkpoint.Checkpoint.save
 
-    def save_then_strike(self: checkpoint.Checkpoint, page: int, body: dict) -> None:  # type: ignore[type-arg]
+    def save_then_strike(self: checkpoint.Checkpoint, page: int, body: dict, **kw: Any) -> None:  # type: ignore[type-arg]
         nonlocal strikes
-        real_save(self, page, body)
+        real_save(self, page, body, **kw)
         if self.saved_pages >= 5 and not strikes:
             strikes += 1
             signal.raise_signal(signal.SIGTERM)
