@@ -51,7 +51,8 @@ Log = Callable[[str], None]
 #: 26 GiB at 10M), so larger sizes are measured end to end only, where pages stream.
 TRANSFORM_ONLY_MAX = 2_000_000
 _FLOOR_CONNECTIONS = 8
-_CUSTOMERS_KEY = b'"customers":'
+#: Where the metadata ends in the sink's layout (a nested "customers" key can come before).
+_CUSTOMERS_KEY = b'\n  "customers": ['
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ def _metadata_head(path: Path) -> dict[str, Any]:
             head += chunk
     if _CUSTOMERS_KEY not in head:
         return {}
-    document: dict[str, Any] = orjson.loads(head[: head.index(_CUSTOMERS_KEY)].rstrip()[:-1] + b"}")
+    document: dict[str, Any] = orjson.loads(head[: head.index(_CUSTOMERS_KEY)].rstrip(b",") + b"}")
     metadata: dict[str, Any] = document.get("metadata") or {}
     return metadata
 
