@@ -9,6 +9,7 @@ import polars as pl
 
 from ..frames import CUSTOMER_SCHEMA
 from ..rules import BusinessRules
+from ..transform.rules.quality import quality_band as band_of
 
 __all__ = [
     "BREAKDOWN_FIELDS",
@@ -39,12 +40,9 @@ CROSS_TABS = (
 
 
 def quality_band(score: int, rules: BusinessRules = DEFAULT_RULES) -> str:
-    """``high`` at or above 90, ``medium`` from 70 to 89, ``low`` below 70."""
-    if score >= rules.high_quality_min:
-        return "high_quality"
-    if score >= rules.medium_quality_min:
-        return "medium_quality"
-    return "low_quality"
+    """The metadata's key for a score's band: ``high_quality``, ``medium_quality`` or
+    ``low_quality`` (the band itself is the transform's rule, :func:`band_of`)."""
+    return f"{band_of(score, rules)}_quality"
 
 
 def to_frame(customers: pl.DataFrame | Iterable[Mapping[str, Any]]) -> pl.DataFrame:

@@ -30,7 +30,8 @@ from ..errors import SinkError
 from ..frames import CUSTOMER_SCHEMA
 from ..jsoncodec import dumps_line
 from ..models import CUSTOMER_FIELDS, ProcessResult
-from .summary import DEFAULT_RULES, quality_band
+from ..transform.rules.quality import quality_band
+from .summary import DEFAULT_RULES
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
@@ -426,5 +427,5 @@ def runs_frame(result: ProcessResult, run: RunInfo, *, deleted: int) -> pl.DataF
 
 
 def band_of(score: int) -> str:
-    """The table's band of a score: ``high``, ``medium`` or ``low``."""
-    return quality_band(score).removesuffix("_quality")
+    """The table's band of a score: ``high``, ``medium`` or ``low`` (the transform's rule)."""
+    return quality_band(score, DEFAULT_RULES)
