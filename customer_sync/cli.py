@@ -216,6 +216,7 @@ def _main(
     # Polars, pycountry or the HTTP stack.
     from .pipeline import Interrupted, run_pipeline
     from .progress import progress_hook
+    from .report import ReportRenderer
 
     if freeze_imports:
         # What the imports built (~65k objects) lives until exit: keep the collector off
@@ -233,10 +234,17 @@ def _main(
     bar = progress_hook(enabled=settings.progress and err.isatty(), stream=err)
     hooks.append(bar.hook)
     term = TermHandler(err)
+    # The report is drawn in a second process, started now so its imports overlap the
+    # fetch (customer_sync/report/background.py).
+    renderer = ReportRenderer() if settings.report_path is not None else None
     try:
         with bar, term.installed():
             report = run_pipeline(
-                settings, hook=fan_out(hooks), now=utcnow, stdout=_binary(out)
+                settings,
+                hook=fan_out(hooks),
+                now=utcnow,
+                stdout=_binary(out),
+                report_renderer=renderer,
             )
     except Interrupted as exc:
         print(scrub(f"interrupted: {exc}", secrets), file=err)
@@ -246,6 +254,9 @@ def _main(
             print(scrub_all(traceback.format_exc(), secrets), end="", file=err)
         _fatal(exc, json_format=settings.log_format == "json", stream=err, secrets=secrets)
         return exc.exit_code
+    finally:
+        if renderer is not None:
+            renderer.close()
     # With --output - the document went to stdout: the summary goes to stderr.
     print(format_summary(report), file=err if report.sink.target == "-" else out)
     for warning in report.metadata.get("source_field_warnings", []):  # whatever the level

@@ -51,7 +51,7 @@ from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
 from .quality import metadata_warnings, unmet_requirements
 from .redaction import mask_url
-from .report import check_report_writable, report_part
+from .report import ReportRenderer, check_report_writable, report_part
 from .sink.base import Sink, SinkReport
 from .sink.factory import open_sink
 from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
@@ -115,6 +115,7 @@ def run_pipeline(
     random: random_module.Random | None = None,
     stdout: BinaryIO | None = None,
     sink: Sink | None = None,
+    report_renderer: ReportRenderer | None = None,
 ) -> RunReport:
     """Run one sync. Raises :class:`PipelineError` subclasses for expected failures.
 
@@ -126,6 +127,8 @@ def run_pipeline(
 
     ``--output -`` writes the document to ``stdout`` (a binary stream) with no side files;
     ``sink`` replaces the default sink altogether (tests inject faults through it).
+    ``report_renderer`` draws the HTML report in a second process while the destinations
+    are written (the CLI passes one); without it the report is drawn in this process.
     """
     started = clock()
     durations: dict[str, float] = {}
@@ -133,7 +136,7 @@ def run_pipeline(
     as_of = settings.resolved_as_of(run_start)
     run_id = new_run_id()
     refs = RecordRefs(match_email=settings.match_email)
-    sinks = [sink] if sink is not None else _sinks(settings, refs, stdout)
+    sinks = [sink] if sink is not None else _sinks(settings, refs, stdout, report_renderer)
     # No state for the built-in simulator (a new data set every run, so nothing carries
     # over), nor when streaming to stdout without a state directory (no file is written).
     keeps_state = settings.api_url is not None and not (
@@ -258,6 +261,8 @@ def run_pipeline(
         # Read off the metadata above, so the JSON, the report and stderr say the same.
         metadata["source_field_warnings"] = metadata_warnings(metadata)
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
+        if report_renderer is not None and settings.report_path is not None:
+            report_renderer.start(metadata, result.rejected)  # drawn while sinks write
         # Each destination is all-or-nothing on its own; they are written one after another.
         reports = tuple(each.write(result, metadata) for each in sinks)
         sink_report = reports[0]
@@ -283,7 +288,12 @@ def run_pipeline(
     )
 
 
-def _sinks(settings: Settings, refs: RecordRefs, stdout: BinaryIO | None) -> list[Sink]:
+def _sinks(
+    settings: Settings,
+    refs: RecordRefs,
+    stdout: BinaryIO | None,
+    renderer: ReportRenderer | None = None,
+) -> list[Sink]:
     """One sink per destination. The JSON output (``--output``) keeps its side files and
     the HTML report; ``--output -`` streams to stdout."""
     sinks: list[Sink] = []
@@ -293,7 +303,9 @@ def _sinks(settings: Settings, refs: RecordRefs, stdout: BinaryIO | None) -> lis
                 JsonStreamSink(stdout if stdout is not None else _stdout())
                 if settings.writes_to_stdout
                 else JsonFileSink(
-                    settings.output, lineage=refs.explain, extra_parts=_report_parts(settings)
+                    settings.output,
+                    lineage=refs.explain,
+                    extra_parts=_report_parts(settings, renderer),
                 )
             )
         elif destination.kind == "json":
@@ -304,9 +316,11 @@ def _sinks(settings: Settings, refs: RecordRefs, stdout: BinaryIO | None) -> lis
     return sinks
 
 
-def _report_parts(settings: Settings) -> list[PartBuilder]:
+def _report_parts(settings: Settings, renderer: ReportRenderer | None) -> list[PartBuilder]:
     """The HTML report as one more file of the output set (none with ``--no-report``)."""
-    return [] if settings.report_path is None else [report_part(settings.report_path)]
+    if settings.report_path is None:
+        return []
+    return [report_part(settings.report_path, renderer)]
 
 
 def _warn_and_require(

@@ -16,9 +16,11 @@ from ..atomic import sweep_stale_temps, write_chunks
 from ..errors import SinkError
 from ..models import Rejection
 from ..sink.output_set import Part, PartBuilder, refuse_non_regular
+from .background import ReportRenderer
 from .page import mask_emails, rejection_examples, render_report
 
 __all__ = [
+    "ReportRenderer",
     "check_report_writable",
     "mask_emails",
     "rejection_examples",
@@ -48,12 +50,15 @@ def report_bytes(metadata: Mapping[str, Any], rejected: Iterable[Rejection] = ()
     return render_report(metadata, rejection_examples(rejected)).encode("utf-8")
 
 
-def report_part(path: Path) -> PartBuilder:
+def report_part(path: Path, renderer: ReportRenderer | None = None) -> PartBuilder:
     """A builder of the report's :class:`Part` for :class:`JsonFileSink` (``extra_parts``):
-    the page is rendered from the metadata the sink writes, while the set is staged."""
+    the page is rendered from the metadata the sink writes, while the set is staged (or
+    taken from ``renderer``, which drew it in its worker process)."""
 
     def build(result: Any, metadata: Mapping[str, Any], output: Path) -> Part:
         rejected: Iterable[Rejection] = result.rejected
+        if renderer is not None:
+            return Part("report", path, lambda: [renderer.page(metadata, rejected)])
         return Part("report", path, lambda: [report_bytes(metadata, rejected)])
 
     return build
