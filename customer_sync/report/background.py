@@ -2,34 +2,38 @@
 
 The report's charts are matplotlib figures: importing matplotlib takes about 0.4 s and
 drawing the page about 0.6 s, all of it Python holding the GIL. A :class:`ReportRenderer`
-starts one worker process when the run starts; the worker imports the report modules
-while the main process fetches, and draws the page (:meth:`ReportRenderer.start`) while
-the main process writes the JSON document and the other destinations. On the 2-CPU
-machine of ``bench/results.md`` that takes the report off the critical path of a run.
+starts one worker process (``python -m customer_sync.report.background``) when the run
+starts; the worker imports the report modules while the main process fetches, then reads
+one job (the metadata and the rejection examples, pickled) from its stdin and writes the
+page to its stdout. :meth:`ReportRenderer.start` hands it the job as soon as the metadata
+is final, so it draws while the main process writes the JSON document and the other
+destinations. On the 2-CPU machine of ``bench/results.md`` that takes the report off the
+critical path of a run.
+
+The worker is a plain child process with its own pipes: it never writes to the run's
+stdout or stderr, and it exits by itself when the run ends or dies (its stdin closes).
 
 The page is the same bytes whichever process draws it: :meth:`ReportRenderer.page`
 returns the worker's page only for the very metadata and rejection examples it was
-started with, and renders in this process otherwise (no renderer, a worker that could not
-start or died, metadata that changed since). The CLI uses one; tests and library callers
-render in process unless they pass one to :func:`~customer_sync.pipeline.run_pipeline`.
+started with, and draws it in this process otherwise (a worker that could not start or
+failed, metadata that changed since). The CLI uses one; tests and library callers draw
+in process unless they pass one to :func:`~customer_sync.pipeline.run_pipeline`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from ..models import Rejection
 
 __all__ = ["ReportRenderer"]
-
-
-def _warm_up() -> None:
-    """Import what drawing the page needs (in the worker, while the run fetches)."""
-    from . import charts, page  # noqa: F401
 
 
 def _render(metadata: Mapping[str, Any], examples: Mapping[str, str]) -> bytes:
@@ -42,17 +46,23 @@ class ReportRenderer:
     """One worker process that draws the run's report page (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-        self._job: tuple[Mapping[str, Any], Mapping[str, str], Future[bytes]] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._job: tuple[Mapping[str, Any], Mapping[str, str]] | None = None
+        self._thread: threading.Thread | None = None
+        self._page: bytes | None = None
+        # The package's own root first on the path: the worker imports this very copy.
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         try:
-            # spawn: a clean interpreter (forking a process that runs Polars' threads is
-            # unsafe), started now so that its imports overlap the fetch.
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "customer_sync.report.background"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path},
             )
-            self._pool.submit(_warm_up)
-        except (OSError, RuntimeError):
-            self._pool = None  # no second process here: the page is drawn in process
+        except OSError:
+            self._process = None  # no second process here: the page is drawn in process
 
     def __enter__(self) -> ReportRenderer:
         return self
@@ -61,35 +71,64 @@ class ReportRenderer:
         self.close()
 
     def start(self, metadata: Mapping[str, Any], rejected: Iterable[Rejection]) -> None:
-        """Start drawing the page of ``metadata`` in the worker."""
+        """Hand the worker the page of ``metadata`` to draw (once; later calls draw in
+        process)."""
         from .page import rejection_examples
 
-        if self._pool is None:
+        process = self._process
+        if process is None or self._job is not None:
             return
         examples = rejection_examples(rejected)
-        try:
-            future = self._pool.submit(_render, metadata, examples)
-        except (BrokenProcessPool, RuntimeError):
-            self._pool = None
-            return
-        self._job = (metadata, examples, future)
+        self._job = (metadata, examples)
+        payload = pickle.dumps((dict(metadata), dict(examples)), pickle.HIGHEST_PROTOCOL)
+
+        def exchange() -> None:
+            try:
+                out, _ = process.communicate(payload)
+            except (OSError, ValueError):
+                return
+            if process.returncode == 0:
+                self._page = out
+
+        self._thread = threading.Thread(target=exchange, name="report", daemon=True)
+        self._thread.start()
 
     def page(self, metadata: Mapping[str, Any], rejected: Iterable[Rejection]) -> bytes:
         """The page of ``metadata``: the worker's if it was started with the same metadata
-        and rejections and finished, else drawn here."""
+        and rejections and succeeded, else drawn here."""
         from .page import rejection_examples
 
         examples = rejection_examples(rejected)
-        job, self._job = self._job, None
-        if job is not None and job[0] == metadata and job[1] == examples:
-            try:
-                return job[2].result()
-            except (BrokenProcessPool, OSError, RuntimeError):
-                pass  # the worker died: draw it here
+        if self._thread is not None and self._job == (metadata, examples):
+            self._thread.join()
+            if self._page is not None:
+                return self._page
         return _render(metadata, examples)
 
     def close(self) -> None:
         """Stop the worker (a page still being drawn is abandoned)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if process is not None:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+
+
+def _worker() -> int:
+    """The worker's side: import, read one job from stdin, write the page to stdout."""
+    from . import charts, page  # noqa: F401  (imported now, while the run fetches)
+
+    data = sys.stdin.buffer.read()
+    if not data:
+        return 0  # the run ended without a report to draw
+    metadata, examples = pickle.loads(data)  # noqa: S301 (our own parent's pickle)
+    sys.stdout.buffer.write(_render(metadata, examples))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker())
