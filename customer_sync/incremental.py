@@ -25,11 +25,13 @@ clocks run behind the web server's, and commits that become visible later than s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
+
+import polars as pl
 
 from . import jsoncodec
 from .errors import InvalidRecord
@@ -39,17 +41,21 @@ from .transform.rules.customer_id import check_record
 from .transform.rules.timestamps import timestamp_us
 
 __all__ = [
+    "KEY",
     "ChangeCounts",
     "FilteredPaginator",
-    "MergeResult",
     "Mode",
     "ServerTime",
     "SnapshotBuilder",
+    "SnapshotFrames",
     "SyncPlan",
+    "compare_snapshots",
+    "cursor_micros",
     "encode_record",
     "format_mark",
-    "merge_delta",
     "plan_sync",
+    "snapshot_changes",
+    "snapshot_columns",
 ]
 
 Mode = Literal["full", "incremental"]
@@ -191,7 +197,136 @@ class FilteredPaginator:
         return [self._add(r) for r in self._inner.advance(page)]
 
 
-# -- the snapshot and the merge ----------------------------------------------------------
+# -- the snapshot: extracted columns, one row per customer id ----------------------------
+#: The key of a snapshot's rows. A snapshot frame has the columns of the transform's
+#: extracted frames (``CustomerDataProcessor.tap``) but ``position``: every raw field the
+#: rules read, as text, which bits of ``_absent_keys`` say were absent, and the cursor field
+#: as an ``_extra:`` column when the rules do not read it. That is everything the transform
+#: reads of a record, so transforming a snapshot gives what transforming its records gives.
+KEY = "customer_id"
+
+
+def cursor_column(cursor_field: str) -> str:
+    """The column of a tapped frame that holds ``cursor_field`` as text."""
+    from .transform._columnar import FIELDS, extra_column
+
+    return cursor_field if cursor_field in FIELDS else extra_column(cursor_field)
+
+
+def cursor_micros(
+    frame: pl.DataFrame, cursor_field: str, as_of: datetime, rules: BusinessRules
+) -> pl.Series:
+    """The cursor of every row (µs since the epoch, null if missing or invalid), read by
+    the rule the transform reads timestamps with (:func:`timestamp_us`, vectorized)."""
+    from .transform._patterns import WHITESPACE
+    from .transform.rules.timestamps import timestamp_stages
+
+    work = frame.select(pl.col(cursor_column(cursor_field)).str.strip_chars(WHITESPACE).alias("_c"))
+    lazy = work.lazy()
+    for stage in timestamp_stages("_c", "_cursor", as_of, rules):
+        lazy = lazy.with_columns(stage)
+    return lazy.select("_cursor").collect().to_series()
+
+
+@dataclass
+class SnapshotFrames:
+    """A run's extracted frames (the processor's tap) -> its snapshot: one row per customer
+    id, the newest version (the rule of :class:`SnapshotBuilder`: a later arrival replaces
+    the held version unless its cursor is readable and older than the held one's).
+
+    Rows without a customer id (the transform rejects them) are not kept.
+    """
+
+    cursor_field: str
+    as_of: datetime
+    rules: BusinessRules
+    frames: list[pl.DataFrame] = field(default_factory=list)
+
+    def add(self, frame: pl.DataFrame) -> None:
+        self.frames.append(frame.filter(pl.col(KEY).is_not_null()))
+
+    def build(self) -> tuple[pl.DataFrame, pl.Series, int]:
+        """The snapshot (sorted by id, without ``position``), each row's cursor, and how
+        many rows were older or repeated versions of an id (superseded)."""
+        rows = pl.concat(self.frames, how="vertical") if self.frames else _empty(self)
+        self.frames = []
+        rows = rows.sort("position")
+        cursors = cursor_micros(rows, self.cursor_field, self.as_of, self.rules)
+        rows = rows.with_columns(cursors.alias("_cursor"))
+        repeated = rows.filter(pl.col(KEY).is_duplicated())
+        keep = rows.filter(~pl.col(KEY).is_duplicated())
+        if repeated.height:
+            keep = pl.concat([keep, _newest(repeated)], how="vertical")
+        keep = keep.sort(KEY)
+        return keep.drop("position", "_cursor"), keep["_cursor"], rows.height - keep.height
+
+
+def snapshot_columns(cursor_field: str) -> list[str]:
+    """The columns of a snapshot frame made with ``cursor_field``."""
+    from .transform._columnar import Extractor
+
+    return Extractor(extra=[cursor_field]).columns
+
+
+def _empty(frames: SnapshotFrames) -> pl.DataFrame:
+    from .transform._columnar import Extractor
+
+    extractor = Extractor(extra=[frames.cursor_field])
+    return pl.DataFrame(schema=_schema(extractor))
+
+
+def _schema(extractor: Any) -> dict[str, pl.DataType]:
+    from .transform._columnar import ABSENT_DTYPE, ABSENT_KEYS
+
+    columns = extractor.columns
+    schema: dict[str, pl.DataType] = {"position": pl.Int64(), KEY: pl.Int64()}
+    for name in columns[1:]:
+        schema[name] = ABSENT_DTYPE if name == ABSENT_KEYS else pl.String()
+    return schema
+
+
+def _newest(repeated: pl.DataFrame) -> pl.DataFrame:
+    """The kept version of each repeated id, folding its rows in arrival order."""
+    winners: dict[int, tuple[int, int | None]] = {}  # id -> (row index, cursor)
+    for index, (number, cursor) in enumerate(repeated.select(KEY, "_cursor").iter_rows()):
+        held = winners.get(number)
+        if held is None or held[1] is None or cursor is None or cursor >= held[1]:
+            winners[number] = (index, cursor)
+        else:
+            winners[number] = (held[0], held[1])
+    return repeated[sorted(index for index, _ in winners.values())]
+
+
+def snapshot_changes(
+    previous: pl.DataFrame, current: pl.DataFrame
+) -> tuple[int, int, pl.Series]:
+    """Rows of ``current`` against ``previous`` (snapshot frames): how many ids are new,
+    how many updated (a field the transform reads differs, or its presence), and the ids
+    whose row is unchanged."""
+    common = [name for name in current.columns if name in previous.columns]
+    joined = current.select(common).join(
+        previous.select(common), on=KEY, how="left", suffix="_before", coalesce=True
+    )
+    present = pl.col("_absent_keys_before").is_not_null()
+    same = pl.all_horizontal(
+        [pl.col(name).eq_missing(pl.col(f"{name}_before")) for name in common if name != KEY]
+    )
+    new = joined.filter(~present).height
+    unchanged = joined.filter(present & same)[KEY]
+    return new, current.height - new - unchanged.len(), unchanged
+
+
+def compare_snapshots(previous: pl.DataFrame | None, current: pl.DataFrame) -> ChangeCounts:
+    """A full sync's counts: every customer of ``current`` against ``previous``, and the
+    customers of ``previous`` that are gone (deleted)."""
+    if previous is None:
+        return ChangeCounts(current.height, 0, 0, None)
+    new, updated, unchanged = snapshot_changes(previous, current)
+    gone = previous.join(current.select(KEY), on=KEY, how="anti")[KEY].sort()
+    return ChangeCounts(new, updated, unchanged.len(), gone.len(), tuple(gone.to_list()))
+
+
+# -- the delta and the merge -------------------------------------------------------------
 def encode_record(record: Any) -> bytes:
     """A raw record as JSON bytes, exact (integers beyond 64 bits keep every digit).
 
@@ -307,52 +442,6 @@ class ChangeCounts:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class MergeResult:
-    snapshot: dict[int, bytes]
-    counts: ChangeCounts
-    carried: int  # snapshot ids the run did not fetch
-
-
-def compare(previous: Mapping[int, bytes], current: Mapping[int, bytes]) -> ChangeCounts:
-    """A full sync's counts: every id of ``current`` against ``previous``."""
-    new = updated = unchanged = 0
-    for number, data in current.items():
-        held = previous.get(number)
-        if held is None:
-            new += 1
-        elif held == data:
-            unchanged += 1
-        else:
-            updated += 1
-    gone = tuple(sorted(n for n in previous if n not in current))
-    return ChangeCounts(new, updated, unchanged, len(gone), gone)
-
-
-def merge_delta(previous: Mapping[int, bytes], delta: Mapping[int, bytes]) -> MergeResult:
-    """The delta merged into the previous snapshot by id: a delta version replaces the
-    snapshot's, every other customer is carried over unchanged."""
-    merged = dict(previous)
-    new = updated = same = 0
-    for number, data in delta.items():
-        held = previous.get(number)
-        if held is None:
-            new += 1
-        elif held == data:
-            same += 1
-        else:
-            updated += 1
-        merged[number] = data
-    carried = len(previous) - updated - same
-    counts = ChangeCounts(new, updated, carried + same, None)
-    return MergeResult(merged, counts, carried)
-
-
-def ids_at_or_after(cursors: Mapping[int, int | None], moment_us: int) -> list[int]:
-    """Ids whose cursor is at or after ``moment_us``: what the next run fetches again."""
-    return sorted(n for n, c in cursors.items() if c is not None and c >= moment_us)
 
 
 def micros(moment: datetime) -> int:

@@ -50,12 +50,29 @@ class RecordRefs:
         self._ids = array("q")
         self._emails = array("q")
 
-    def add_page(self, number: int, records: Sequence[Any]) -> None:
-        """Note one page as it is handed to the transform (in the same order)."""
+    def add_page(
+        self,
+        number: int,
+        records: Sequence[Any],
+        *,
+        carried: tuple[Sequence[int], Sequence[str | None]] | None = None,
+    ) -> None:
+        """Note one page as it is handed to the transform (in the same order).
+
+        ``carried``: the ids and email texts of rows handed in before ``records`` as
+        extracted columns (an incremental run's saved snapshot), keyed the same way.
+        """
         self._seen[number] += 1
         self._starts.append(len(self._ids))
         self._pages.append((number, self._seen[number]))
         ids, emails, match_email = self._ids.append, self._emails.append, self._match_email
+        if carried is not None:
+            self._ids.extend(carried[0])
+            for email in carried[1]:
+                if type(email) is str and "@" in email and match_email:
+                    emails(_email_hash(email.strip().lower()))
+                else:
+                    emails(self._mail_key(email) if match_email and email is not None else _NONE)
         for record in records:
             if not isinstance(record, dict):
                 ids(_NONE)

@@ -34,18 +34,20 @@ from .errors import AccountingError, IncompleteSyncError, PipelineError, Require
 from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
 from .incremental import (
+    KEY,
     ChangeCounts,
     FilteredPaginator,
     ServerTime,
     SnapshotBuilder,
+    SnapshotFrames,
     SyncPlan,
-    compare,
+    compare_snapshots,
     decode_records,
     format_mark,
-    ids_at_or_after,
-    merge_delta,
     micros,
     plan_sync,
+    snapshot_changes,
+    snapshot_columns,
 )
 from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
@@ -164,6 +166,8 @@ def run_pipeline(
     saved, problem = store.load()
     if saved is not None:
         problem = saved.problem_with(identity)
+        if problem is None and saved.snapshot.columns != snapshot_columns(settings.cursor_field):
+            problem = "the saved snapshot has other columns than this version reads"
         if problem is not None:
             saved = None
     if problem is not None:
@@ -204,8 +208,11 @@ def run_pipeline(
     if not settings.verify_tls:
         hook(Event("tls_verification_disabled", clock(), {}))
 
-    processor = CustomerDataProcessor(rules=settings.rules, as_of=as_of)
+    processor = CustomerDataProcessor(
+        rules=settings.rules, as_of=as_of, extra_fields=[settings.cursor_field]
+    )
     run = _Run(settings, plan, since_text, scope or f"{identity.source} [full]", as_of, store)
+    processor.tap(run.frames.add)  # the extracted columns become the next snapshot
     try:
         with _source_url(settings, hook, clock) as (base_url, simulated):
 
@@ -234,6 +241,7 @@ def run_pipeline(
         hook(Event("transform_finishing", clock(), {"records": stats.records}))
         outcome = run.merge(saved, processor, refs, hook, clock)
         result = processor.finish()
+        run.settle(outcome, saved, result)
         durations["finish_transform"] = clock() - mark
         run.check_accounting(result, stats, outcome)
         hook(Event("processed", clock(), _counts(result)))
@@ -359,13 +367,19 @@ def _source_label(settings: Settings) -> str:
 
 @dataclass
 class _Outcome:
-    """What the fetch and the merge decided."""
+    """What the fetch and the merge decided; :meth:`_Run.settle` adds the snapshot (built
+    from the transform's extracted columns) and the counts once the transform is done."""
 
     mode: str  # the mode the run finished as
     reason: str
-    builder: SnapshotBuilder
-    snapshot: dict[int, bytes]
-    counts: ChangeCounts
+    builder: SnapshotBuilder | None  # the delta's (incremental), None on a full fetch
+    delta_ids: Any = None  # pl.Series of the delta's customer ids (incremental)
+    snapshot: Any = None  # pl.DataFrame, one row per customer id
+    cursors: Any = None  # pl.Series, the snapshot rows' cursors (µs)
+    counts: ChangeCounts = field(default_factory=lambda: ChangeCounts(0, 0, 0, None))
+    keyed_rows: int = 0  # rows with a customer id the transform extracted
+    records_in: int = 0  # records the transform took in
+    superseded: int = 0
     carried: int = 0
     transform_in: int = 0
     refetched_at_mark: int = 0
@@ -390,7 +404,8 @@ class _Run:
         self.as_of = as_of
         self.store = store
         self.watch: ServerTime | None = None
-        self.builder = self._builder()
+        self.frames = SnapshotFrames(settings.cursor_field, as_of, settings.rules)
+        self.builder: SnapshotBuilder | None = None  # the delta's, on an incremental run
         self.delta_pages: list[tuple[int, list[Any]]] = []  # incremental: as received
         self.walks = 0
         self.mark: datetime | None = None
@@ -399,12 +414,7 @@ class _Run:
         self.arrivals: list[float] = []  # clock at each page's arrival
 
     def _builder(self) -> SnapshotBuilder:
-        return SnapshotBuilder(
-            self.settings.cursor_field,
-            self.as_of,
-            self.settings.rules,
-            eager_cursors=self.plan.mode == "incremental",
-        )
+        return SnapshotBuilder(self.settings.cursor_field, self.as_of, self.settings.rules)
 
     def _wrapper(self, watch: ServerTime) -> Callable[[Paginator], Paginator]:
         param = self.settings.incremental_param
@@ -426,7 +436,11 @@ class _Run:
         """Fetch everything (full) or the delta (incremental). A delta in which a record
         shows up in two versions moved under the reader (an update sends a record to the
         end of the ``(updated_at, id)`` order and may pull a neighbour onto a page already
-        read): it is walked again, without the checkpoint, until a walk is still."""
+        read): it is walked again, without the checkpoint, until a walk is still.
+
+        A full fetch streams every page into the transform, whose extracted columns
+        become the snapshot (:class:`SnapshotFrames`); a delta is held raw until the merge.
+        """
         since_us = micros(self.plan.since) if self.plan.since is not None else None
         incremental = self.plan.mode == "incremental"
         passes = self.settings.max_drift_passes + 1 if incremental else 1
@@ -439,31 +453,31 @@ class _Run:
                 self.settings.rules,
                 on_start=(lambda date: self._note_start(date, run_start)) if walk == 0 else None,
             )
-            self.builder = self._builder()
+            builder = self.builder = self._builder() if incremental else None
             self.delta_pages = []
             client = client_for(self._wrapper(watch), walk == 0)
             async with client:
                 async for page in client.iter_pages():
                     self.arrivals.append(clock())
-                    if incremental:
+                    if builder is not None:
                         self.delta_pages.append((page.number, page.records))
+                        builder.add(page.records)
                     else:
                         refs.add_page(page.number, page.records)
                         processor.add_batch(page.records)
-                    self.builder.add(page.records)
                 stats = client.stats
                 assert isinstance(stats, RunStats)
                 self.requests += stats.requests
             self.walks = walk + 1
             if self.watch is None or watch.ignored:
                 self.watch = watch
-            if not incremental or watch.ignored or not self.builder.moved:
+            if builder is None or watch.ignored or not builder.moved:
                 return stats
             hook(
                 Event(
                     "delta_moved",
                     clock(),
-                    {"walk": walk, "ids": len(self.builder.moved)},
+                    {"walk": walk, "ids": len(builder.moved)},
                 )
             )
         raise IncompleteSyncError(
@@ -488,15 +502,12 @@ class _Run:
         hook: Hook,
         clock: Callable[[], float],
     ) -> _Outcome:
+        """Hand the transform what the run fetched and (incremental) what it carries over
+        from the saved snapshot: the snapshot's rows as extracted columns, no JSON."""
         builder = self.builder
-        previous = saved.snapshot if saved is not None else None
-        if self.plan.mode == "full":
-            counts = compare(previous or {}, builder.records)
-            if previous is None:
-                counts = ChangeCounts(counts.new, 0, 0, None)
-            return _Outcome("full", self.plan.reason, builder, builder.records, counts)
+        if builder is None:
+            return _Outcome(self.plan.mode, self.plan.reason, None)
         assert saved is not None
-        assert previous is not None
         watch = self.watch
         if watch is not None and watch.ignored:
             # Everything came back: it is a full sync's input, and is treated as one.
@@ -514,52 +525,77 @@ class _Run:
             for number, page_records in self.delta_pages:
                 refs.add_page(number, page_records)
                 processor.add_batch(page_records)
-            counts = compare(previous, builder.records)
             reason = f"the API ignored {self.settings.incremental_param} (finished as full)"
-            return _Outcome("full", reason, builder, builder.records, counts)
-        merged = merge_delta(previous, builder.records)
-        records = decode_records(merged.snapshot.values()) + builder.unkeyed
+            return _Outcome("full", reason, builder)
+        import polars as pl
+
+        delta_ids = pl.Series(KEY, list(builder.records), dtype=pl.Int64)
+        carried = saved.snapshot.filter(~pl.col(KEY).is_in(delta_ids.implode()))
+        records = decode_records(builder.records.values()) + builder.unkeyed
         # Lineage: the merged set is "page 0" (its records come from many earlier runs).
-        refs.add_page(0, records)
+        refs.add_page(0, records, carried=(carried[KEY].to_list(), carried["email"].to_list()))
+        processor.add_extracted(carried)
         chunk = 20_000
         for start in range(0, len(records), chunk):
             processor.add_batch(records[start : start + chunk])
-        at_mark = set(saved.ids_at_mark)
-        refetched = sum(
-            1 for n, r in builder.records.items() if n in at_mark and previous.get(n) == r
-        )
         return _Outcome(
             "incremental",
             self.plan.reason,
             builder,
-            merged.snapshot,
-            merged.counts,
-            carried=merged.carried,
-            transform_in=len(records),
-            refetched_at_mark=refetched,
+            delta_ids=delta_ids,
+            carried=carried.height,
+            transform_in=carried.height + len(records),
         )
+
+    def settle(self, out: _Outcome, saved: SyncState | None, result: ProcessResult) -> None:
+        """The snapshot (the transform's extracted columns, one row per id) and the counts,
+        once the transform has seen every record."""
+        import polars as pl
+
+        out.keyed_rows = sum(frame.height for frame in self.frames.frames)
+        out.records_in = result.counts.records_in
+        out.snapshot, out.cursors, out.superseded = self.frames.build()
+        previous = saved.snapshot if saved is not None else None
+        if out.mode == "full":
+            out.counts = compare_snapshots(previous, out.snapshot)
+            return
+        assert previous is not None
+        assert saved is not None
+        delta = out.snapshot.filter(pl.col(KEY).is_in(out.delta_ids.implode()))
+        new, updated, unchanged = snapshot_changes(previous, delta)
+        out.counts = ChangeCounts(new, updated, out.carried + unchanged.len(), None)
+        out.refetched_at_mark = int(unchanged.is_in(list(saved.ids_at_mark)).sum())
 
     def check_accounting(self, result: ProcessResult, stats: RunStats, out: _Outcome) -> None:
         c = result.counts
+        # The snapshot is built from the rows the transform extracted with an id: those
+        # are exactly the records it did not reject.
+        snapshot_ok = out.keyed_rows == c.records_in - c.rejected
+        snapshot_ok = snapshot_ok and out.keyed_rows == out.snapshot.height + out.superseded
         b = out.builder
-        fetch_ok = b.fetched == b.kept + b.superseded + len(b.unkeyed)
         if out.mode == "incremental":
+            assert b is not None
+            fetch_ok = b.fetched == b.kept + b.superseded + len(b.unkeyed)
             merge_ok = c.records_in == out.carried + b.kept + len(b.unkeyed) == out.transform_in
-            if not (c.balanced and fetch_ok and merge_ok and b.fetched == stats.records):
+            if not (
+                c.balanced and fetch_ok and merge_ok and snapshot_ok and b.fetched == stats.records
+            ):
                 raise AccountingError(
                     f"records do not add up: fetched {b.fetched} = kept {b.kept} + superseded "
                     f"{b.superseded} + unkeyed {len(b.unkeyed)}; transformed {c.records_in} = "
                     f"carried {out.carried} + kept {b.kept} + unkeyed {len(b.unkeyed)}; "
                     f"exported {c.exported} + merged {c.duplicates_merged} + rejected "
-                    f"{c.rejected}",
+                    f"{c.rejected}; snapshot {out.snapshot.height} + superseded "
+                    f"{out.superseded} = {out.keyed_rows} rows with an id",
                     hint="this is a bug; please report it with the run's log",
                 )
             return
         _check_accounting(result, stats)
-        if not fetch_ok:
+        if not snapshot_ok:
             raise AccountingError(
-                f"records do not add up: fetched {b.fetched} = kept {b.kept} + superseded "
-                f"{b.superseded} + unkeyed {len(b.unkeyed)}",
+                f"records do not add up: {out.keyed_rows} rows with an id = snapshot "
+                f"{out.snapshot.height} + superseded {out.superseded}, and = records in "
+                f"{c.records_in} - rejected {c.rejected}",
                 hint="this is a bug; please report it with the run's log",
             )
 
@@ -568,10 +604,13 @@ class _Run:
     ) -> SyncState:
         """The state to save: its ``run_id`` is the output's, so a reader can tell that a
         state and an output set belong together."""
+        import polars as pl
+
         mark = self.mark or datetime.now(UTC).replace(microsecond=0)
         full = out.mode == "full"
         salt = saved.salt if saved is not None else SyncState.new_salt()
         since_next = micros(mark - timedelta(seconds=self.settings.lookback))
+        at_mark = out.snapshot[KEY].filter(out.cursors >= since_next).sort()
         return SyncState(
             source=identity.source,
             incremental_param=identity.incremental_param,
@@ -582,13 +621,21 @@ class _Run:
             mark_source=self.mark_source,
             last_full_sync_at=mark if full or saved is None else saved.last_full_sync_at,
             run_id=run_id,
-            ids_at_mark=tuple(ids_at_or_after(out.builder.cursors, since_next)),
+            ids_at_mark=tuple(at_mark.cast(pl.Int64).to_list()),
             snapshot=out.snapshot,
         )
 
     def metadata(self, saved: SyncState | None, out: _Outcome) -> dict[str, Any]:
         b = out.builder
         new_mark = self.mark
+        accounting: dict[str, Any] = {
+            "fetched": b.fetched if b is not None else out.records_in,
+            "kept": b.kept if b is not None else out.snapshot.height,
+            "superseded": b.superseded if b is not None else out.superseded,
+            "unkeyed": len(b.unkeyed) if b is not None else out.records_in - out.keyed_rows,
+            "carried": out.carried,
+            "snapshot_size": out.snapshot.height,
+        }
         return {
             "mode": out.mode,
             "requested_mode": self.settings.sync_mode,
@@ -604,14 +651,7 @@ class _Run:
             "param_ignored": bool(self.watch and self.watch.ignored),
             "walks": self.walks,
             "requests_all_walks": self.requests,
-            "accounting": {
-                "fetched": b.fetched,
-                "kept": b.kept,
-                "superseded": b.superseded,
-                "unkeyed": len(b.unkeyed),
-                "carried": out.carried,
-                "snapshot_size": len(out.snapshot),
-            },
+            "accounting": accounting,
         }
 
 

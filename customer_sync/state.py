@@ -1,7 +1,9 @@
 """The saved state of the last sync, for incremental runs: a :class:`StateStore`.
 
 A state holds the high-water mark, the ids seen at (or after) the mark, when the last full
-sync ran, and a snapshot of the raw records of the current customer set (one per id). It
+sync ran, and a snapshot of the current customer set: one row per customer id with every
+raw field the transform reads, as the transform extracted it (text columns, which keys
+were absent, and the cursor field), see ``incremental.SnapshotFrames``. It
 is keyed by the source and a keyed digest of the credentials, so another tenant's state
 is never merged into this one; the API key itself is never stored.
 
@@ -9,7 +11,7 @@ is never merged into this one; the API key itself is never stored.
 
     sync_state/
       state.parquet                      one row: identity, mark, ids at the mark, ...
-      snapshot-<run id>.parquet          id (Int64), raw (Binary: exact JSON)
+      snapshot-<run id>.parquet          customer_id (Int64), the raw fields as text, ...
 
 The pipeline saves the state right after the output set is in place, through the one
 atomic writer (``atomic.write_together``): both files are staged under temp names and
@@ -33,7 +35,7 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +53,9 @@ __all__ = [
     "SyncState",
 ]
 
-STATE_VERSION = 1
+#: 2: the snapshot holds extracted columns (1 held each record's JSON; such a state is not
+#: used, and the next run is a full sync).
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,7 @@ class SyncState:
     last_full_sync_at: datetime
     run_id: str
     ids_at_mark: tuple[int, ...]
-    snapshot: Mapping[int, bytes] = field(repr=False)
+    snapshot: Any = field(repr=False)  # pl.DataFrame: one row per customer id
 
     def problem_with(self, identity: StateIdentity) -> str | None:
         """Why this state cannot serve ``identity`` (never naming a secret), or ``None``."""
@@ -160,10 +164,9 @@ class ParquetStateStore:
             if meta["version"] != STATE_VERSION:
                 return None, "the saved state was written by another version of the pipeline"
             snapshot_path = self.directory / str(meta["snapshot"])
-            frame = pl.read_parquet(snapshot_path)
-            if frame.height != meta["snapshot_rows"]:
+            snapshot = pl.read_parquet(snapshot_path)
+            if snapshot.height != meta["snapshot_rows"]:
                 return None, "the saved snapshot does not match its state"
-            snapshot = dict(zip(frame["id"].to_list(), frame["raw"].to_list(), strict=True))
             state = SyncState(
                 source=meta["source"],
                 incremental_param=meta["incremental_param"],
@@ -209,11 +212,7 @@ class ParquetStateStore:
         import polars as pl
 
         snapshot_name = f"snapshot-{state.run_id}.parquet"
-        ids = sorted(state.snapshot)
-        frame = pl.DataFrame(
-            {"id": ids, "raw": [state.snapshot[i] for i in ids]},
-            schema={"id": pl.Int64, "raw": pl.Binary},
-        )
+        frame = state.snapshot
         meta = pl.DataFrame(
             {
                 "version": [STATE_VERSION],

@@ -89,7 +89,6 @@ _STRIPPED: Final = (
 )
 #: Records per extraction slice and rows per extracted frame: small enough to stay in cache.
 CHUNK: Final = 1024
-_GET_ALL: Final = itemgetter(*FIELDS)
 _STR_OR_NONE: Final = frozenset({str, type(None)})
 _SMALL: Final = 256  # a column this short is mapped value by value
 
@@ -197,13 +196,36 @@ class Extractor:
     carry the key ``FIELDS[i]`` at all (null or not).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, extra: Sequence[str] = ()) -> None:
+        self._extra = tuple(name for name in dict.fromkeys(extra) if name not in FIELDS)
+        self._fields = (*FIELDS, *self._extra)
+        self._get_all = itemgetter(*self._fields)
         self._positions: list[int] = []
         self._ids: list[int | None] = []
-        self._columns: list[list[Any]] = [[] for _ in FIELDS[1:]]
+        self._absent: list[int] = []
+        self._columns: list[list[Any]] = [[] for _ in self._fields[1:]]
         self._frames: list[pl.DataFrame] = []
         self.records_seen = 0
         self.keys_seen = [0] * len(FIELDS)
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns of the frames but ``position``, in order."""
+        return ["customer_id", *FIELDS[1:], ABSENT_KEYS, *map(extra_column, self._extra)]
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        """Rows extracted before (a saved snapshot's): ``customer_id``, the text columns,
+        :data:`ABSENT_KEYS` and the extra columns, with ``position`` already assigned.
+        They count towards ``records_seen`` and ``keys_seen`` as if added now."""
+        if self._ids:
+            self._build()
+        self.records_seen += frame.height
+        if frame.height:
+            absent = frame[ABSENT_KEYS].cast(pl.Int64)
+            for index in range(len(FIELDS)):
+                missing = (absent // (1 << index) % 2).sum()
+                self.keys_seen[index] += frame.height - int(missing)
+        self._frames.append(frame)
 
     @property
     def buffered_rows(self) -> int:
@@ -228,15 +250,21 @@ class Extractor:
         with _gc_paused():
             for start in range(0, len(records), CHUNK):
                 chunk = records[start : start + CHUNK]
-                rows, complete = _rows(chunk) if exact else (_rows_of_subclasses(chunk), False)
+                rows, complete = (
+                    _rows(chunk, self._get_all, self._fields)
+                    if exact
+                    else (_rows_of_subclasses(chunk, self._fields), False)
+                )
                 if not rows:
                     continue
                 self.records_seen += len(rows)
                 columns = list(zip(*rows, strict=True))
-                for index, column in enumerate(columns):
+                absent = [0] * len(rows)
+                for index, column in enumerate(columns[: len(FIELDS)]):
                     keys_seen[index] += len(column)
                     if not complete:
-                        keys_seen[index] -= _absent(column, chunk, FIELDS[index])
+                        keys_seen[index] -= _absent(column, chunk, FIELDS[index], absent, index)
+                self._absent.extend(absent)
                 ids = [
                     value
                     if type(value) is int and 0 < value < INT64_LIMIT
@@ -265,16 +293,38 @@ class Extractor:
             pl.Series("position", self._positions, dtype=pl.Int64),
             pl.Series("customer_id", self._ids, dtype=pl.Int64),
         ]
-        for name, values in zip(FIELDS[1:], self._columns, strict=True):
+        for name, values in zip(FIELDS[1:], self._columns, strict=False):
             build = _text_series if name in _TEXT_FIELDS else _numeric_series
             series.append(build(name, values))
+        series.append(pl.Series(ABSENT_KEYS, self._absent, dtype=ABSENT_DTYPE))
+        extras = self._columns[len(FIELDS) - 1 :]
+        for name, values in zip(self._extra, extras, strict=True):
+            series.append(_numeric_series(extra_column(name), values))
         self._frames.append(pl.DataFrame(series))
-        self._positions, self._ids = [], []
-        self._columns = [[] for _ in FIELDS[1:]]
+        self._positions, self._ids, self._absent = [], [], []
+        self._columns = [[] for _ in self._fields[1:]]
 
 
-def _absent(column: tuple[Any, ...], chunk: Sequence[dict[str, Any]], name: str) -> int:
-    """How many records of ``chunk`` lack the key ``name`` (their value reads None).
+#: A column of the extracted frames: bit ``i`` set when the record lacks the key
+#: ``FIELDS[i]`` altogether (its text column then reads null, as for a JSON null).
+ABSENT_KEYS: Final = "_absent_keys"
+ABSENT_DTYPE: Final = pl.UInt16()
+
+
+def extra_column(name: str) -> str:
+    """The column of an extra field (say a cursor field the rules do not read) as text."""
+    return f"_extra:{name}"
+
+
+def _absent(
+    column: tuple[Any, ...],
+    chunk: Sequence[dict[str, Any]],
+    name: str,
+    masks: list[int],
+    bit: int,
+) -> int:
+    """How many records of ``chunk`` lack the key ``name`` (their value reads None); each
+    one's bit ``bit`` is set in ``masks``.
 
     One C-speed ``tuple.index`` scan finds the few nulls; only their records are asked.
     """
@@ -285,20 +335,26 @@ def _absent(column: tuple[Any, ...], chunk: Sequence[dict[str, Any]], name: str)
             index = column.index(None, index + 1)
         except ValueError:
             return absent
-        absent += not dict.__contains__(chunk[index], name)
+        if not dict.__contains__(chunk[index], name):
+            absent += 1
+            masks[index] |= 1 << bit
 
 
-def _rows(chunk: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], bool]:
-    """The values of FIELDS per record, and whether every record had every key."""
+def _rows(
+    chunk: Sequence[dict[str, Any]], get_all: Callable[[Any], Any], fields: Sequence[str]
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The values of ``fields`` per record, and whether every record had every key."""
     try:
-        return list(map(_GET_ALL, chunk)), True
+        return list(map(get_all, chunk)), True
     except KeyError:  # some record lacks a field
-        return [tuple(map(record.get, FIELDS)) for record in chunk], False
+        return [tuple(map(record.get, fields)) for record in chunk], False
 
 
-def _rows_of_subclasses(chunk: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _rows_of_subclasses(
+    chunk: Sequence[dict[str, Any]], fields: Sequence[str]
+) -> list[tuple[Any, ...]]:
     # dict.get of the base class: a subclass's __missing__ or get hooks are never called
-    return [tuple(dict.get(record, name) for name in FIELDS) for record in chunk]
+    return [tuple(dict.get(record, name) for name in fields) for record in chunk]
 
 
 # --- step 2: text columns -> derived columns ---------------------------------------------

@@ -17,7 +17,7 @@ Every run ends with the accounting identity: records in = exported + merged + re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
@@ -106,12 +106,19 @@ def _split_objects(
 class _Run:
     """One run's state: the position counter, rejections, staged and derived columns."""
 
-    def __init__(self, deriver: Deriver, match_email: bool) -> None:
+    def __init__(
+        self,
+        deriver: Deriver,
+        match_email: bool,
+        extra: Sequence[str] = (),
+        tap: Callable[[pl.DataFrame], None] | None = None,
+    ) -> None:
         self._deriver = deriver
         self._match_email = match_email
         self._records_in = 0
         self._rejected: list[Rejection] = []
-        self._extractor = Extractor()
+        self._extractor = Extractor(extra)
+        self._tap = tap
         self._derived: list[pl.DataFrame] = []
         # At most one derive runs in the background (Polars releases the GIL), overlapping
         # the Python-bound extraction of the next records; results keep their order.
@@ -129,10 +136,31 @@ class _Run:
         if self._extractor.buffered_rows >= _FLUSH_ROWS:
             self._flush()
 
+    def add_extracted(self, frame: pl.DataFrame) -> None:
+        """Rows extracted by an earlier run (its tap's frames, without ``position``): they
+        take the next positions, as records added now would."""
+        base = self._records_in
+        self._records_in += frame.height
+        columns = ["position", *self._extractor.columns]
+        self._extractor.add_frame(
+            frame.with_columns(
+                pl.int_range(base, base + frame.height, dtype=pl.Int64).alias("position")
+            ).select(columns)
+        )
+        if self._extractor.buffered_rows >= _FLUSH_ROWS:
+            self._flush()
+
+    def _take(self) -> list[pl.DataFrame]:
+        frames = self._extractor.take_frames()
+        if self._tap is not None:
+            for frame in frames:
+                self._tap(frame)
+        return frames
+
     def _flush(self) -> None:
         """Hand the extracted rows to a background derive (after the previous one is done)."""
         self._collect()
-        frames = self._extractor.take_frames()
+        frames = self._take()
         if not frames:
             return
         staged = pl.concat(frames, rechunk=True)
@@ -153,7 +181,7 @@ class _Run:
             if self._worker is not None:
                 self._worker.shutdown(wait=True, cancel_futures=True)
                 self._worker = None
-        frames = self._extractor.take_frames()
+        frames = self._take()
         if frames:  # the last rows: nothing left to overlap with, derive them here
             self._derived.append(self._deriver.derive(pl.concat(frames, rechunk=True)))
         derived, self._derived = self._derived, []
@@ -242,15 +270,38 @@ class CustomerDataProcessor:
     (default: now, UTC, read once here; a naive datetime is taken as UTC).
     """
 
-    def __init__(self, rules: BusinessRules | None = None, as_of: datetime | None = None) -> None:
+    def __init__(
+        self,
+        rules: BusinessRules | None = None,
+        as_of: datetime | None = None,
+        *,
+        extra_fields: Sequence[str] = (),
+    ) -> None:
         self.rules = rules if rules is not None else BusinessRules()
         moment = as_of if as_of is not None else datetime.now(UTC)
         self.as_of = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         self._deriver = Deriver(self.rules, self.as_of)
+        self._extra = tuple(extra_fields)
+        self._tap: Callable[[pl.DataFrame], None] | None = None
         self._stream = self._new_run()
 
     def _new_run(self) -> _Run:
-        return _Run(self._deriver, self.rules.match_email)
+        return _Run(self._deriver, self.rules.match_email, self._extra, self._tap)
+
+    def tap(self, receiver: Callable[[pl.DataFrame], None] | None) -> None:
+        """Hand every frame the streaming run extracts to ``receiver`` before it is
+        derived: ``position``, ``customer_id`` (null for a record without a valid id), the
+        raw fields as text, ``_absent_keys`` (a bit per field the record lacks) and one
+        ``_extra:NAME`` text column per ``extra_fields`` name. Such frames, without
+        ``position``, go back in through :meth:`add_extracted` (the incremental sync's
+        snapshot). Applies from the next streaming run on (call it before adding)."""
+        self._tap = receiver
+        self._stream._tap = receiver
+
+    def add_extracted(self, frame: pl.DataFrame) -> None:
+        """Add rows a tap received in an earlier run (see :meth:`tap`) to the streaming
+        run, as if their records were added now."""
+        self._stream.add_extracted(frame)
 
     def process_customers(self, raw_records: Iterable[Any]) -> ProcessResult:
         """Process a whole input at once. Independent of any streaming run in progress."""

@@ -9,15 +9,18 @@ import pytest
 
 from customer_sync.config import parse_duration
 from customer_sync.incremental import (
+    KEY,
     SnapshotBuilder,
-    compare,
+    SnapshotFrames,
+    compare_snapshots,
     decode_records,
     encode_record,
-    merge_delta,
     plan_sync,
+    snapshot_changes,
 )
 from customer_sync.rules import BusinessRules
 from customer_sync.state import ParquetStateStore, StateIdentity, SyncState
+from customer_sync.transform import CustomerDataProcessor
 
 NOW = datetime(2026, 3, 14, 15, 0, 0, tzinfo=UTC)
 MARK = NOW - timedelta(hours=1)
@@ -75,26 +78,60 @@ def test_the_snapshot_keeps_one_newest_record_per_id_and_accounts_for_every_reco
     assert built.fetched == built.kept + built.superseded + len(built.unkeyed)
 
 
-def test_merge_replaces_by_id_and_counts_new_updated_unchanged() -> None:
-    """A delta version replaces the snapshot's; the rest is carried; deletions unknown."""
-    previous = {n: encode_record(record(n)) for n in (1, 2, 3, 4)}
-    delta = {2: encode_record(record(2, plan="pro")), 3: previous[3],
-             9: encode_record(record(9))}
-    merged = merge_delta(previous, delta)
-    assert sorted(merged.snapshot) == [1, 2, 3, 4, 9]
-    assert merged.snapshot[2] == delta[2]
-    assert merged.counts.as_dict() == {"new": 1, "updated": 1, "unchanged": 3, "deleted": None}
-    assert merged.carried == 2
+def snapshot(records: list[Any], cursor_field: str = "updated_at") -> Any:
+    """The snapshot a full sync of ``records`` keeps: the transform's extracted columns."""
+    frames = SnapshotFrames(cursor_field, NOW, BusinessRules())
+    processor = CustomerDataProcessor(as_of=NOW, extra_fields=[cursor_field])
+    processor.tap(frames.add)
+    processor.add_batch(records)
+    processor.finish()
+    return frames.build()
+
+
+def test_the_column_snapshot_keeps_the_newest_version_of_each_id() -> None:
+    """One row per id, by the builder's rule: a later arrival wins unless its cursor is
+    readable and older; id-less records are not kept; superseded rows are counted."""
+    old, new = record(1, "2026-03-14T10:00:00Z"), record(1, "2026-03-14T11:00:00Z", plan="pro")
+    frame, cursors, superseded = snapshot(
+        [new, record(2), record(2, plan="basic"), old, {"id": None}, "junk", record("3")]
+    )
+    assert frame[KEY].to_list() == [1, 2, 3]
+    assert frame["plan"].to_list() == ["pro", "basic", None]
+    assert superseded == 2
+    assert cursors.null_count() == 0
+
+
+def test_the_cursor_field_need_not_be_a_field_the_rules_read() -> None:
+    """A custom cursor field is kept as text and decides between versions."""
+    frame, cursors, _ = snapshot(
+        [record(1, plan="new", modified="2026-03-14T12:00:00Z"),
+         record(1, plan="old", modified="2026-03-14T09:00:00Z")],
+        cursor_field="modified",
+    )
+    assert frame["plan"].to_list() == ["new"]
+    assert frame["_extra:modified"].to_list() == ["2026-03-14T12:00:00Z"]
+    assert cursors.to_list() == [int(datetime(2026, 3, 14, 12, tzinfo=UTC).timestamp() * 1e6)]
+
+
+def test_changes_count_new_updated_and_unchanged_by_what_the_transform_reads() -> None:
+    """A changed plan is an update; a key that appears (even as null) is one too; the same
+    values are unchanged."""
+    previous, _, _ = snapshot([record(1), record(2), record(3), record(4)])
+    current, _, _ = snapshot([record(2, plan="pro"), record(3), record(4, country=None),
+                              record(9)])
+    new, updated, unchanged = snapshot_changes(previous, current)
+    assert (new, updated, unchanged.to_list()) == (1, 2, [3])
 
 
 def test_a_full_sync_compares_every_id_and_lists_the_deleted() -> None:
     """Full: new, updated, unchanged and deleted against the previous snapshot."""
-    previous = {n: encode_record(record(n)) for n in (1, 2, 3)}
-    current = {1: previous[1], 2: encode_record(record(2, plan="pro")),
-               7: encode_record(record(7))}
-    counts = compare(previous, current)
+    previous, _, _ = snapshot([record(1), record(2), record(3)])
+    current, _, _ = snapshot([record(1), record(2, plan="pro"), record(7)])
+    counts = compare_snapshots(previous, current)
     assert counts.as_dict() == {"new": 1, "updated": 1, "unchanged": 1, "deleted": 1}
     assert counts.deleted_ids == (3,)
+    assert compare_snapshots(None, current).as_dict() == {
+        "new": 3, "updated": 0, "unchanged": 0, "deleted": None}
 
 
 def test_records_round_trip_exactly_big_integers_included() -> None:
@@ -113,15 +150,16 @@ def test_the_state_round_trips_through_parquet_and_never_holds_the_key(tmp_path:
         source=identity.source, incremental_param="updated_since", cursor_field="updated_at",
         salt=salt, credentials=identity.digest(salt), mark=MARK, mark_source="server_date",
         last_full_sync_at=MARK, run_id="0123456789abcdef", ids_at_mark=(2, 3),
-        snapshot={1: encode_record(record(1)), 2: encode_record(record(2, big=2**70))},
+        snapshot=snapshot([record(1), record(2, lifetime_value=2**70)])[0],
     )
     store.save(state)
     loaded, problem = store.load()
     assert problem is None
     assert loaded is not None
     assert loaded.problem_with(identity) is None
-    assert (loaded.mark, loaded.ids_at_mark, dict(loaded.snapshot)) == (
-        MARK, (2, 3), dict(state.snapshot))
+    assert (loaded.mark, loaded.ids_at_mark) == (MARK, (2, 3))
+    assert loaded.snapshot.equals(state.snapshot)
+    assert loaded.snapshot["lifetime_value"].to_list() == [None, str(2**70)]
     other = StateIdentity(identity.source, "updated_since", "updated_at",
                           credentials=("sk_OTHER",))
     assert loaded.problem_with(other) == "the saved state was made with other credentials"
