@@ -69,5 +69,7 @@ def cents_expr(amount: pl.Expr) -> pl.Expr:
     """
     cents = amount * 100.0
     whole = cents.round(0, mode="half_to_even").cast(pl.Int64, strict=False)
-    exact = (whole.cast(pl.Decimal(38, 0)) * pl.lit(_CENT)).cast(pl.Float64)
+    # The cent as a string cast to Decimal: ``pl.lit(Decimal)`` imports numpy (~0.1 s).
+    cent = pl.lit(str(_CENT)).cast(pl.Decimal(38, 2))
+    exact = (whole.cast(pl.Decimal(38, 0)) * cent).cast(pl.Float64)
     return pl.when(cents.abs() < _EXACT_CENTS).then(exact).otherwise(amount)
