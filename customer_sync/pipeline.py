@@ -212,7 +212,9 @@ def run_pipeline(
         rules=settings.rules, as_of=as_of, extra_fields=[settings.cursor_field]
     )
     run = _Run(settings, plan, since_text, scope or f"{identity.source} [full]", as_of, store)
-    processor.tap(run.frames.add)  # the extracted columns become the next snapshot
+    # The extracted columns become the next snapshot (only ids when no state is kept).
+    run.frames.ids_only = not keeps_state
+    processor.tap(run.frames.add)
     try:
         with _source_url(settings, hook, clock) as (base_url, simulated):
 

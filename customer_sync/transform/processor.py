@@ -150,20 +150,22 @@ class _Run:
         if self._extractor.buffered_rows >= _FLUSH_ROWS:
             self._flush()
 
-    def _take(self) -> list[pl.DataFrame]:
+    def _take(self) -> pl.DataFrame | None:
+        """The rows extracted so far as one frame (handed to the tap), or None."""
         frames = self._extractor.take_frames()
+        if not frames:
+            return None
+        staged = pl.concat(frames, rechunk=True)  # one buffer per column, not per slice
         if self._tap is not None:
-            for frame in frames:
-                self._tap(frame)
-        return frames
+            self._tap(staged)
+        return staged
 
     def _flush(self) -> None:
         """Hand the extracted rows to a background derive (after the previous one is done)."""
         self._collect()
-        frames = self._take()
-        if not frames:
+        staged = self._take()
+        if staged is None:
             return
-        staged = pl.concat(frames, rechunk=True)
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform")
         self._pending = self._worker.submit(self._deriver.derive, staged)
@@ -181,9 +183,9 @@ class _Run:
             if self._worker is not None:
                 self._worker.shutdown(wait=True, cancel_futures=True)
                 self._worker = None
-        frames = self._take()
-        if frames:  # the last rows: nothing left to overlap with, derive them here
-            self._derived.append(self._deriver.derive(pl.concat(frames, rechunk=True)))
+        staged = self._take()
+        if staged is not None:  # the last rows: nothing left to overlap with, derive here
+            self._derived.append(self._deriver.derive(staged))
         derived, self._derived = self._derived, []
         kept, merges, accepted = _sorted_survivors(derived, match_email=self._match_email)
         frame = kept.select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
