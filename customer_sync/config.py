@@ -460,6 +460,24 @@ class Settings(ClientSettings, BaseSettings):
         return Path(self.report)
 
     @property
+    def report_beside_output(self) -> bool:
+        """Whether the report joins the JSON output's file set: ``--output``'s file is one
+        of the destinations (the default set, or listed with ``--destination``)."""
+        return not self.writes_to_stdout and any(
+            d.kind == "json" and d.path == self.output for d in self.destinations
+        )
+
+    @property
+    def written_report_path(self) -> Path | None:
+        """Where this run writes its report: :attr:`report_path` with the JSON output;
+        without it (database destinations only) only a path given with ``--report``."""
+        if self.report_beside_output:
+            return self.report_path
+        if self.report in (None, REPORT_OFF) or self.writes_to_stdout:
+            return None
+        return Path(self.report)
+
+    @property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(self.require_fields.split(",")) if self.require_fields else ()
 

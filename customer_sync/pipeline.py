@@ -51,7 +51,7 @@ from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
 from .quality import metadata_warnings, unmet_requirements
 from .redaction import mask_url
-from .report import check_report_writable, report_part
+from .report import check_report_writable, report_part, write_report
 from .sink.base import Sink, SinkReport
 from .sink.factory import open_sink
 from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
@@ -155,8 +155,8 @@ def run_pipeline(
     )
     for each in sinks:
         each.check_writable()  # fail before any fetching
-    if settings.report_path is not None:
-        check_report_writable(settings.report_path)
+    if settings.written_report_path is not None:
+        check_report_writable(settings.written_report_path)
     store.check_writable()
     saved, problem = store.load()
     if saved is not None:
@@ -260,6 +260,8 @@ def run_pipeline(
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
         # Each destination is all-or-nothing on its own; they are written one after another.
         reports = tuple(each.write(result, metadata) for each in sinks)
+        if settings.written_report_path is not None and not settings.report_beside_output:
+            write_report(settings.written_report_path, metadata, result.rejected)
         sink_report = reports[0]
         # Then the state, atomically: a crash in between leaves the previous state, which
         # is always safe (the next run fetches more). See customer_sync/state.py.
@@ -279,7 +281,7 @@ def run_pipeline(
     targets = ", ".join(report.target for report in reports)
     hook(Event("exported", clock(), {"output": targets, **_counts(result)}))
     return RunReport(
-        result, stats, sink_report, metadata, durations, settings.report_path, reports
+        result, stats, sink_report, metadata, durations, settings.written_report_path, reports
     )
 
 
