@@ -2,8 +2,8 @@
 
     customers.parquet           the current state: every customer ever seen, soft deletes
                                 included, merged with the previous snapshot by customer_id
-    rejected_records.parquet    this run's rejected records
-    customer_lineage.parquet    this run's merges
+    rejected_records.parquet    every run's rejected records (accumulates)
+    customer_lineage.parquet    every run's merges (accumulates)
     sync_runs.parquet           every run so far (accumulates)
     schema_migrations.parquet   the schema version of the files
 
@@ -34,7 +34,9 @@ from ..models import ProcessResult
 from .base import SinkReport
 from .tables import (
     CUSTOMER_TABLE_COLUMNS,
+    LINEAGE_SCHEMA,
     MIGRATIONS,
+    REJECTED_SCHEMA,
     RUNS_SCHEMA,
     STAGING_COLUMNS,
     UTC_US,
@@ -109,16 +111,17 @@ class ParquetSink:
             with self._locked():
                 plan_migrations(self._version(), MIGRATIONS, f"parquet:{self.directory}")
                 customers, deleted = self._merge(customers_frame(result), run)
-                runs = pl.concat(
-                    [self._read("sync_runs.parquet", RUNS_SCHEMA),
-                     runs_frame(result, run, deleted=deleted)],
-                    how="vertical",
-                )
                 tables = {
                     "customers.parquet": customers,
-                    "rejected_records.parquet": rejected_frame(result, run),
-                    "customer_lineage.parquet": lineage_frame(result, run),
-                    "sync_runs.parquet": runs,
+                    "rejected_records.parquet": self._appended(
+                        "rejected_records.parquet", REJECTED_SCHEMA, rejected_frame(result, run)
+                    ),
+                    "customer_lineage.parquet": self._appended(
+                        "customer_lineage.parquet", LINEAGE_SCHEMA, lineage_frame(result, run)
+                    ),
+                    "sync_runs.parquet": self._appended(
+                        "sync_runs.parquet", RUNS_SCHEMA, runs_frame(result, run, deleted=deleted)
+                    ),
                     "schema_migrations.parquet": self._migrations(run),
                 }
                 self._replace_all(tables)
@@ -142,6 +145,12 @@ class ParquetSink:
                 for c, t in schema.items()
             ]
         )
+
+    def _appended(
+        self, name: str, schema: Mapping[str, pl.DataType], rows: pl.DataFrame
+    ) -> pl.DataFrame:
+        """A table that accumulates: its previous rows, then this run's."""
+        return pl.concat([self._read(name, schema), rows], how="vertical")
 
     def _version(self) -> int | None:
         path = self.directory / "schema_migrations.parquet"

@@ -39,7 +39,10 @@ __all__ = [
     "CANONICAL_SCHEMA",
     "CUSTOMER_TABLE_COLUMNS",
     "DERIVED_VALUES",
+    "LINEAGE_SCHEMA",
     "MIGRATIONS",
+    "REJECTED_SCHEMA",
+    "RUNS_SCHEMA",
     "SCHEMA_VERSION",
     "VALUE_COLUMNS",
     "Migration",
@@ -365,6 +368,22 @@ def raw_json(record: Any) -> str:
     return line[len('{"record":') : -1]
 
 
+REJECTED_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "position": pl.Int64(),
+    "reason": pl.String(),
+    "record": pl.String(),
+}
+
+LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "survivor_id": pl.Int64(),
+    "merged_id": pl.Int64(),
+    "match_rule": pl.String(),
+    "position": pl.Int64(),
+}
+
+
 def rejected_frame(result: ProcessResult, run: RunInfo) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -373,8 +392,7 @@ def rejected_frame(result: ProcessResult, run: RunInfo) -> pl.DataFrame:
             "reason": [r.reason for r in result.rejected],
             "record": [raw_json(r.record) for r in result.rejected],
         },
-        schema={"run_id": pl.String, "position": pl.Int64, "reason": pl.String,
-                "record": pl.String},
+        schema=REJECTED_SCHEMA,
     )
 
 
@@ -387,8 +405,7 @@ def lineage_frame(result: ProcessResult, run: RunInfo) -> pl.DataFrame:
             "match_rule": [m.reason for m in result.merges],
             "position": [m.position for m in result.merges],
         },
-        schema={"run_id": pl.String, "survivor_id": pl.Int64, "merged_id": pl.Int64,
-                "match_rule": pl.String, "position": pl.Int64},
+        schema=LINEAGE_SCHEMA,
     )
 
 

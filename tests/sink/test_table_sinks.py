@@ -153,6 +153,23 @@ def test_rejected_and_lineage_rows_are_appended_exactly(target: Target) -> None:
     )
 
 
+def test_rejected_lineage_and_runs_accumulate_across_runs(target: Target) -> None:
+    """Every run's rejected records, merges and sync_runs row are kept (appended), in
+    Parquet as in the databases."""
+    for number, at in ((1, T0), (2, T0 + timedelta(hours=1))):
+        result = result_of(
+            [customer(1)], [canonical_row(1)],
+            rejected=[Rejection("missing_id", {"n": number}, 3)],
+            merges=[Merge(1, 10 + number, "same_id", 5)],
+        )
+        target.sink().write(result, metadata(at, f"run-{number}"))
+    for table in ("rejected_records", "customer_lineage", "sync_runs"):
+        runs = sorted(target.read(table).get_column("run_id").to_list())
+        assert runs == ["run-1", "run-2"], table
+    merged = sorted(target.read("customer_lineage").get_column("merged_id").to_list())
+    assert merged == [11, 12]
+
+
 def test_sync_runs_records_the_run(target: Target) -> None:
     """sync_runs has the run id, times, masked source, counts, quality and run stats."""
     result = result_of([customer(1)], [canonical_row(1)],
