@@ -546,16 +546,29 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-def config_file_path(given: str | Path | None, environ: Mapping[str, str] | None) -> Path | None:
+def config_file_path(
+    given: str | Path | None,
+    environ: Mapping[str, str] | None,
+    env_file: str | Path | None = ".env",
+) -> Path | None:
     """The TOML configuration file of a run: ``--config`` (``given``), else
-    ``PIPELINE_CONFIG``, else ``customer-sync.toml`` in the working directory if it exists,
-    else none. A file named explicitly must exist (checked by :func:`load_settings`)."""
+    ``PIPELINE_CONFIG`` from the environment, else from the ``.env`` file, else
+    ``customer-sync.toml`` in the working directory if it exists, else none. A file named
+    explicitly must exist (checked by :func:`load_settings`)."""
     import os
 
+    from dotenv import dotenv_values
+
+    if given not in (None, ""):
+        return Path(given)
     env = os.environ if environ is None else environ
-    named = given if given not in (None, "") else env.get(CONFIG_VAR) or None
-    if named is not None:
-        return Path(named)
+    sources: list[Mapping[str, str | None]] = [env]
+    if env_file is not None and Path(env_file).is_file():
+        sources.append(dotenv_values(env_file))
+    for variables in sources:
+        named = next((v for k, v in variables.items() if k.upper() == CONFIG_VAR and v), None)
+        if named:
+            return Path(named)
     return CONFIG_FILE if CONFIG_FILE.is_file() else None
 
 

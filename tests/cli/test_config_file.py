@@ -145,14 +145,18 @@ def test_a_named_file_must_exist(tmp_path: Path) -> None:
 
 
 def test_which_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--config beats PIPELINE_CONFIG, which beats customer-sync.toml in the working
-    directory, read only if it is there."""
+    """--config beats PIPELINE_CONFIG in the environment, then in .env, which beat
+    customer-sync.toml in the working directory, read only if it is there."""
     monkeypatch.chdir(tmp_path)
     assert config_file_path(None, {}) is None
     (tmp_path / "customer-sync.toml").write_text("per_page = 5\n")
     assert config_file_path(None, {}) == Path("customer-sync.toml")
     assert config_file_path(None, {"PIPELINE_CONFIG": "b.toml"}) == Path("b.toml")
     assert config_file_path("a.toml", {"PIPELINE_CONFIG": "b.toml"}) == Path("a.toml")
+    (tmp_path / ".env").write_text("PIPELINE_CONFIG=c.toml\n")
+    assert config_file_path(None, {}) == Path("c.toml")
+    assert config_file_path(None, {"PIPELINE_CONFIG": "b.toml"}) == Path("b.toml")
+    assert config_file_path(None, {}, env_file=None) == Path("customer-sync.toml")
 
 
 def test_cli_reads_the_file_of_the_working_directory(
