@@ -30,8 +30,11 @@ from pydantic.fields import FieldInfo
 
 from . import __version__
 from .config import (
+    CONFIG_FILE,
+    CONFIG_VAR,
     REPORT_OFF,
     Settings,
+    config_file_path,
     env_var,
     flag,
     load_settings,
@@ -115,12 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sync customers from a REST API, clean, dedupe, enrich and score them, "
         "and export sample_output.json. With no --api-url, a built-in simulated flaky API "
         "is started on loopback.",
-        epilog="Precedence: flag > environment variable > .env file > default. "
+        epilog="Precedence: flag > environment variable > .env file > TOML configuration "
+        "file > default. "
         "Exit codes: 0 ok, 1 sync failed, 2 bad configuration, 130 interrupted (SIGINT), "
         "143 terminated (SIGTERM). --output - streams the JSON to stdout: not atomic (a "
         "failure leaves a partial document) and without side files.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", default=argparse.SUPPRESS,
+        help=f"TOML configuration file: settings by name (per_page = 100, destination = "
+        f"[...]), below .env, the environment and flags [{CONFIG_VAR}; default: "
+        f"{CONFIG_FILE} in the working directory, if there is one]",
+    )
     groups: dict[str, argparse._ArgumentGroup] = {}
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, Mapping) else {}
@@ -207,7 +217,8 @@ def _main(
             stream=err,
         )
     try:
-        settings = load_settings(args, environ=environ)
+        config_file = config_file_path(args.pop("config", None), environ)
+        settings = load_settings(args, environ=environ, config_file=config_file)
     except ConfigError as exc:
         _fatal(exc, json_format=json_format, stream=err)
         return exc.exit_code
@@ -236,7 +247,7 @@ def _main(
     term = TermHandler(err)
     # The report is drawn in a second process, started now so its imports overlap the
     # fetch (customer_sync/report/background.py).
-    renderer = ReportRenderer() if settings.report_path is not None else None
+    renderer = ReportRenderer() if settings.written_report_path is not None else None
     try:
         with bar, term.installed():
             report = run_pipeline(

@@ -1,8 +1,14 @@
 """One typed settings object, built once at the entry point.
 
 Precedence: CLI flag, then environment variable (``PIPELINE_`` prefix), then a ``.env``
-file, then the default. Nothing below the entry point reads ``os.environ``: tests pass a
-mapping to :func:`load_settings`.
+file, then a TOML configuration file, then the default. Nothing below the entry point
+reads ``os.environ``: tests pass a mapping to :func:`load_settings`.
+
+The TOML file (``--config PATH`` or ``PIPELINE_CONFIG``, else ``customer-sync.toml`` in
+the working directory when there is one; see :func:`config_file_path`) holds the settings
+by name at its top level, ``per_page = 100``, ``destination = ["json:out.json", …]``. It is
+the checked-in base: the ``.env`` file, the environment and the flags override it key by
+key. An unknown key or a wrong type is a configuration error naming the file and the key.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    TomlConfigSettingsSource,
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -42,10 +49,13 @@ from .redaction import mask_url
 from .rules import BusinessRules
 
 __all__ = [
+    "CONFIG_FILE",
+    "CONFIG_VAR",
     "DEFAULT_USER_AGENT",
     "ENV_PREFIX",
     "ClientSettings",
     "Settings",
+    "config_file_path",
     "env_var",
     "flag",
     "load_settings",
@@ -59,8 +69,23 @@ ENV_PREFIX = "PIPELINE_"
 #: ``--no-report`` (or ``PIPELINE_REPORT=off``): no HTML report.
 REPORT_OFF = "off"
 
+#: The TOML configuration file read when neither --config nor PIPELINE_CONFIG names one
+#: (only if it exists, in the working directory, like ``.env``).
+CONFIG_FILE = Path("customer-sync.toml")
+
+#: The environment variable naming the TOML configuration file (``--config`` beats it).
+CONFIG_VAR = ENV_PREFIX + "CONFIG"
+
 _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
     "_ENVIRON", default=None
+)
+_TOML: contextvars.ContextVar[PydanticBaseSettingsSource | None] = contextvars.ContextVar(
+    "_TOML", default=None
+)
+#: While settings are built: the TOML file and the settings whose value comes from it
+#: (no flag, variable or .env entry sets them), so that an error names the file.
+_FROM_TOML: contextvars.ContextVar[tuple[Path, frozenset[str]] | None] = (
+    contextvars.ContextVar("_FROM_TOML", default=None)
 )
 
 # Groups shown in --help and in the README's configuration table.
@@ -360,7 +385,10 @@ class Settings(ClientSettings, BaseSettings):
         environ = _ENVIRON.get()
         if environ is not None:
             env_settings = _MappingEnvSource(settings_cls, environ)
-        return init_settings, env_settings, dotenv_settings
+        toml = _TOML.get()
+        if toml is None:
+            return init_settings, env_settings, dotenv_settings
+        return init_settings, env_settings, dotenv_settings, toml
 
     # --- derived -----------------------------------------------------------------------
     def secret_values(self) -> list[str]:
@@ -432,6 +460,24 @@ class Settings(ClientSettings, BaseSettings):
         return Path(self.report)
 
     @property
+    def report_beside_output(self) -> bool:
+        """Whether the report joins the JSON output's file set: ``--output``'s file is one
+        of the destinations (the default set, or listed with ``--destination``)."""
+        return not self.writes_to_stdout and any(
+            d.kind == "json" and d.path == self.output for d in self.destinations
+        )
+
+    @property
+    def written_report_path(self) -> Path | None:
+        """Where this run writes its report: :attr:`report_path` with the JSON output;
+        without it (database destinations only) only a path given with ``--report``."""
+        if self.report_beside_output:
+            return self.report_path
+        if self.report in (None, REPORT_OFF) or self.writes_to_stdout:
+            return None
+        return Path(self.report)
+
+    @property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(self.require_fields.split(",")) if self.require_fields else ()
 
@@ -500,27 +546,111 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+def config_file_path(
+    given: str | Path | None,
+    environ: Mapping[str, str] | None,
+    env_file: str | Path | None = ".env",
+) -> Path | None:
+    """The TOML configuration file of a run: ``--config`` (``given``), else
+    ``PIPELINE_CONFIG`` from the environment, else from the ``.env`` file, else
+    ``customer-sync.toml`` in the working directory if it exists, else none. A file named
+    explicitly must exist (checked by :func:`load_settings`)."""
+    import os
+
+    from dotenv import dotenv_values
+
+    if given not in (None, ""):
+        return Path(given)
+    env = os.environ if environ is None else environ
+    sources: list[Mapping[str, str | None]] = [env]
+    if env_file is not None and Path(env_file).is_file():
+        sources.append(dotenv_values(env_file))
+    for variables in sources:
+        named = next((v for k, v in variables.items() if k.upper() == CONFIG_VAR and v), None)
+        if named:
+            return Path(named)
+    return CONFIG_FILE if CONFIG_FILE.is_file() else None
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     env_file: str | Path | None = ".env",
+    config_file: str | Path | None = None,
 ) -> Settings:
-    """Build the settings: ``overrides`` (CLI) > ``environ`` > ``env_file`` > defaults.
+    """Build the settings: ``overrides`` (CLI) > ``environ`` > ``env_file`` >
+    ``config_file`` (TOML) > defaults.
 
     ``environ=None`` reads the process environment; pass a mapping in tests.
-    Raises :class:`ConfigError` naming the setting, its flag and its variable, never its value.
+    Raises :class:`ConfigError` naming the setting, its flag and its variable (or the TOML
+    file and key the value came from), never its value.
     """
     unknown = sorted(set(overrides or {}) - set(Settings.model_fields))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}")
-    token = _ENVIRON.set(environ)
+    toml = from_toml = None
+    if config_file is not None:
+        toml = _toml_source(Path(config_file))
+        above = _set_above_toml(overrides or {}, environ, env_file)
+        from_toml = (Path(config_file), frozenset(toml.toml_data) - above)
+    tokens = (_ENVIRON.set(environ), _TOML.set(toml), _FROM_TOML.set(from_toml))
     try:
         return Settings(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
     except ValidationError as exc:
         raise _config_error(exc) from None
     finally:
-        _ENVIRON.reset(token)
+        _FROM_TOML.reset(tokens[2])
+        _TOML.reset(tokens[1])
+        _ENVIRON.reset(tokens[0])
+
+
+def _toml_source(path: Path) -> TomlConfigSettingsSource:
+    """The TOML file as a settings source; refuses a missing or malformed file and any key
+    that names no setting (one line, exit 2, no value shown)."""
+    import difflib
+    import tomllib
+
+    if not path.is_file():
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(
+            f"config file {str(path)!r} {what}",
+            hint=f"name a TOML file with --config or {CONFIG_VAR}",
+        )
+    try:
+        source = TomlConfigSettingsSource(Settings, toml_file=path)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {str(path)!r}: {exc.strerror or exc}"
+        ) from None
+    for key in source.toml_data:
+        if key not in Settings.model_fields:
+            close = difflib.get_close_matches(
+                key.lower().replace("-", "_"), list(Settings.model_fields), n=1, cutoff=0.6
+            )
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(
+                f"config file {str(path)!r}: key {key!r} names no setting{hint}",
+                hint="keys are setting names such as per_page and destination; --help lists them",
+            )
+    return source
+
+
+def _set_above_toml(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] | None, env_file: str | Path | None
+) -> frozenset[str]:
+    """The settings a source above the TOML file sets: a flag, a variable, a .env entry."""
+    import os
+
+    from dotenv import dotenv_values
+
+    env = os.environ if environ is None else environ
+    variables = {key.upper() for key in env}
+    if env_file is not None and Path(env_file).is_file():
+        variables |= {key.upper() for key in dotenv_values(env_file)}
+    return frozenset(overrides) | {n for n in Settings.model_fields if env_var(n) in variables}
 
 
 _MESSAGES = {
@@ -540,7 +670,8 @@ _MESSAGES = {
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
-    """One line naming the setting, its flag and its variable, never its value."""
+    """One line naming the setting, its flag and its variable (or the TOML file the value
+    came from), never its value."""
     first = exc.errors(include_input=False, include_url=False)[0]
     name = str(first["loc"][0]) if first["loc"] else "settings"
     template = _MESSAGES.get(first["type"])
@@ -551,6 +682,13 @@ def _config_error(exc: ValidationError) -> ConfigError:
     )
     if name == "per_page" and first["type"] in ("int_parsing", "literal_error"):
         message = "must be an integer or auto"
+    from_toml = _FROM_TOML.get()
+    if from_toml is not None and name in from_toml[1]:
+        config_file = from_toml[0]
+        return ConfigError(
+            f"invalid setting {name} in config file {str(config_file)!r} (key {name}): "
+            f"{message}"
+        )
     if name in Settings.model_fields:
         where = f"{flag(name)} / {env_var(name)}"
         return ConfigError(f"invalid setting {name} ({where}): {message}")
@@ -568,7 +706,7 @@ def unknown_variables(
 
     from dotenv import dotenv_values
 
-    known = [env_var(name) for name in Settings.model_fields]
+    known = [env_var(name) for name in Settings.model_fields] + [CONFIG_VAR]
     sources: list[tuple[str, Mapping[str, str | None]]] = [
         ("environment variable", os.environ if environ is None else environ)
     ]

@@ -53,7 +53,7 @@ from .lineage import RecordRefs
 from .models import Event, ProcessResult, RunStats
 from .quality import metadata_warnings, unmet_requirements
 from .redaction import mask_url
-from .report import ReportRenderer, check_report_writable, report_part
+from .report import ReportRenderer, check_report_writable, report_part, write_report
 from .sink.base import Sink, SinkReport
 from .sink.factory import open_sink
 from .sink.json_file import JsonFileSink, JsonStreamSink, new_run_id
@@ -160,8 +160,8 @@ def run_pipeline(
     )
     for each in sinks:
         each.check_writable()  # fail before any fetching
-    if settings.report_path is not None:
-        check_report_writable(settings.report_path)
+    if settings.written_report_path is not None:
+        check_report_writable(settings.written_report_path)
     store.check_writable()
     saved, problem = store.load()
     if saved is not None:
@@ -271,10 +271,14 @@ def run_pipeline(
         # Read off the metadata above, so the JSON, the report and stderr say the same.
         metadata["source_field_warnings"] = metadata_warnings(metadata)
         _warn_and_require(settings, metadata, hook, clock)  # before any file is touched
-        if report_renderer is not None and settings.report_path is not None:
+        if report_renderer is not None and settings.written_report_path is not None:
             report_renderer.start(metadata, result.rejected)  # drawn while sinks write
         # Each destination is all-or-nothing on its own; they are written one after another.
         reports = tuple(each.write(result, metadata) for each in sinks)
+        if settings.written_report_path is not None and not settings.report_beside_output:
+            write_report(
+                settings.written_report_path, metadata, result.rejected, report_renderer
+            )
         sink_report = reports[0]
         # Then the state, atomically: a crash in between leaves the previous state, which
         # is always safe (the next run fetches more). See customer_sync/state.py.
@@ -294,7 +298,7 @@ def run_pipeline(
     targets = ", ".join(report.target for report in reports)
     hook(Event("exported", clock(), {"output": targets, **_counts(result)}))
     return RunReport(
-        result, stats, sink_report, metadata, durations, settings.report_path, reports
+        result, stats, sink_report, metadata, durations, settings.written_report_path, reports
     )
 
 

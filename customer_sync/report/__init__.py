@@ -65,10 +65,18 @@ def report_part(path: Path, renderer: ReportRenderer | None = None) -> PartBuild
 
 
 def write_report(
-    path: Path, metadata: Mapping[str, Any], rejected: Iterable[Rejection] = ()
+    path: Path,
+    metadata: Mapping[str, Any],
+    rejected: Iterable[Rejection] = (),
+    renderer: ReportRenderer | None = None,
 ) -> int:
-    """Render and atomically write the report; return its size in bytes."""
-    page = report_bytes(metadata, rejected)
+    """Render (or take ``renderer``'s page) and atomically write the report; return its
+    size in bytes."""
+    page = (
+        renderer.page(metadata, rejected)
+        if renderer is not None
+        else report_bytes(metadata, rejected)
+    )
     try:
         return write_chunks(path, [page])
     except OSError as exc:

@@ -2,8 +2,8 @@
 
     customers.parquet           the current state: every customer ever seen, soft deletes
                                 included, merged with the previous snapshot by customer_id
-    rejected_records.parquet    this run's rejected records
-    customer_lineage.parquet    this run's merges
+    rejected_records.parquet    every run's rejected records (accumulates)
+    customer_lineage.parquet    every run's merges (accumulates)
     sync_runs.parquet           every run so far (accumulates)
     schema_migrations.parquet   the schema version of the files
 
@@ -34,7 +34,9 @@ from ..models import ProcessResult
 from .base import SinkReport
 from .tables import (
     CUSTOMER_TABLE_COLUMNS,
+    LINEAGE_SCHEMA,
     MIGRATIONS,
+    REJECTED_SCHEMA,
     RUNS_SCHEMA,
     STAGING_COLUMNS,
     UTC_US,
@@ -57,6 +59,9 @@ TABLE_FILES = (
     "schema_migrations.parquet",
 )
 _LOCK_POLL = 0.25
+#: zstd level 1: 1M customers encode in 0.44 s instead of 0.63 s at the default level 3,
+#: for a file 1.7% larger (23.0 against 22.6 MB; bench/results.md, destinations).
+_ZSTD_LEVEL = 1
 _MIGRATIONS_SCHEMA: dict[str, pl.DataType] = {
     "version": pl.Int32(),
     "description": pl.String(),
@@ -106,16 +111,17 @@ class ParquetSink:
             with self._locked():
                 plan_migrations(self._version(), MIGRATIONS, f"parquet:{self.directory}")
                 customers, deleted = self._merge(customers_frame(result), run)
-                runs = pl.concat(
-                    [self._read("sync_runs.parquet", RUNS_SCHEMA),
-                     runs_frame(result, run, deleted=deleted)],
-                    how="vertical",
-                )
                 tables = {
                     "customers.parquet": customers,
-                    "rejected_records.parquet": rejected_frame(result, run),
-                    "customer_lineage.parquet": lineage_frame(result, run),
-                    "sync_runs.parquet": runs,
+                    "rejected_records.parquet": self._appended(
+                        "rejected_records.parquet", REJECTED_SCHEMA, rejected_frame(result, run)
+                    ),
+                    "customer_lineage.parquet": self._appended(
+                        "customer_lineage.parquet", LINEAGE_SCHEMA, lineage_frame(result, run)
+                    ),
+                    "sync_runs.parquet": self._appended(
+                        "sync_runs.parquet", RUNS_SCHEMA, runs_frame(result, run, deleted=deleted)
+                    ),
                     "schema_migrations.parquet": self._migrations(run),
                 }
                 self._replace_all(tables)
@@ -140,6 +146,12 @@ class ParquetSink:
             ]
         )
 
+    def _appended(
+        self, name: str, schema: Mapping[str, pl.DataType], rows: pl.DataFrame
+    ) -> pl.DataFrame:
+        """A table that accumulates: its previous rows, then this run's."""
+        return pl.concat([self._read(name, schema), rows], how="vertical")
+
     def _version(self) -> int | None:
         path = self.directory / "schema_migrations.parquet"
         if not path.exists():
@@ -158,27 +170,56 @@ class ParquetSink:
         return pl.concat([known, pl.DataFrame(new, schema=_MIGRATIONS_SCHEMA)], how="vertical")
 
     def _merge(self, staging: pl.DataFrame, run: RunInfo) -> tuple[pl.DataFrame, int]:
-        """The new current state and how many customers were newly deleted."""
-        schema = {**dict(staging.schema), **_BOOKKEEPING}
-        previous = self._read("customers.parquet", schema)
-        at, run_id = pl.lit(run.started_at, dtype=UTC_US), pl.lit(run.run_id)
-        old = previous.rename({c: f"{c}__old" for c in previous.columns if c != "customer_id"})
-        joined = staging.join(old, on="customer_id", how="left")
+        """The new current state and how many customers were newly deleted.
+
+        Both sides are ordered by ``customer_id`` (the file is written that way, the run's
+        customers are sorted here), so the customers seen before line up row for row once
+        each side keeps only the ids the other has: their values are compared column by
+        column, with no join carrying every column. The new state is the run's customers,
+        each with its bookkeeping, merged in order with the customers absent now.
+        """
+        previous = self._read("customers.parquet", {**dict(staging.schema), **_BOOKKEEPING})
+        staging = _by_id(staging)
+        previous = _by_id(previous)
+        ids, old_ids = staging.get_column("customer_id"), previous.get_column("customer_id")
+        seen = ids.is_in(old_ids.implode())  # run's rows present in the previous state
+        kept = old_ids.is_in(ids.implode())  # previous rows present in this run
+        old = previous if bool(kept.all()) else previous.filter(kept)
+        again = staging if bool(seen.all()) else staging.filter(seen)
         # A row keeps its stamp (last_synced_at, last_run_id) unless this run changes it.
-        same = pl.col("is_deleted__old").not_().fill_null(False)
-        for column in VALUE_COLUMNS:
-            same = same & pl.col(column).eq_missing(pl.col(f"{column}__old"))
-        present = joined.with_columns(
-            pl.col("first_seen_at__old").fill_null(at).alias("first_seen_at"),
-            pl.when(same).then(pl.col("last_synced_at__old")).otherwise(at)
-            .alias("last_synced_at"),
-            pl.when(same).then(pl.col("last_run_id__old")).otherwise(run_id).alias("last_run_id"),
-            pl.lit(False).alias("is_deleted"),
-            pl.lit(None, dtype=UTC_US).alias("deleted_at"),
+        same = again.select(
+            pl.all_horizontal(
+                [pl.col(c).eq_missing(pl.lit(old.get_column(c))) for c in VALUE_COLUMNS]
+            ).alias("same")
+        ).get_column("same") & ~old.get_column("is_deleted")
+        at, run_id = pl.lit(run.started_at, dtype=UTC_US), pl.lit(run.run_id)
+        stamps = pl.DataFrame(
+            [
+                again.get_column("customer_id"),
+                old.get_column("first_seen_at"),
+                old.get_column("last_synced_at"),
+                old.get_column("last_run_id"),
+                same,
+            ]
         )
-        absent = previous.join(staging.select("customer_id"), on="customer_id", how="anti")
+        if again.height != staging.height:  # new customers: no stamps yet (null, then now)
+            stamps = staging.select("customer_id").join(
+                stamps, on="customer_id", how="left", maintain_order="left"
+            )
+        present = staging.hstack(
+            stamps.select(
+                pl.col("first_seen_at").fill_null(at),
+                pl.when(pl.col("same")).then(pl.col("last_synced_at")).otherwise(at)
+                .alias("last_synced_at"),
+                pl.when(pl.col("same")).then(pl.col("last_run_id")).otherwise(run_id)
+                .alias("last_run_id"),
+                pl.lit(False).alias("is_deleted"),
+                pl.lit(None, dtype=UTC_US).alias("deleted_at"),
+            )
+        )
+        absent = previous.filter(~kept).select(CUSTOMER_TABLE_COLUMNS)
         deleted = 0
-        if self.full_sync:
+        if self.full_sync and absent.height:
             newly = ~pl.col("is_deleted")
             deleted = int(absent.select(newly.sum()).item())
             absent = absent.with_columns(
@@ -188,11 +229,10 @@ class ParquetSink:
                 pl.lit(True).alias("is_deleted"),
                 pl.col("deleted_at").fill_null(at),
             )
-        merged = pl.concat(
-            [present.select(CUSTOMER_TABLE_COLUMNS), absent.select(CUSTOMER_TABLE_COLUMNS)],
-            how="vertical",
-        ).sort("customer_id")
-        return merged, deleted
+        if not absent.height:
+            return present, deleted
+        # concat and sort: 0.17 s for 1M rows, where merge_sorted took 0.44 s
+        return pl.concat([present, absent], how="vertical").sort("customer_id"), deleted
 
     def _replace_all(self, tables: Mapping[str, pl.DataFrame]) -> None:
         """Every file staged to a temp name, then all renamed (the JSON sink's writer)."""
@@ -225,10 +265,17 @@ class ParquetSink:
             os.close(fd)  # closing releases the lock
 
 
+def _by_id(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` ordered by ``customer_id`` (as it is already, when it comes from the file)."""
+    if frame.get_column("customer_id").is_sorted():
+        return frame
+    return frame.sort("customer_id")
+
+
 def _parquet_bytes(frame: pl.DataFrame) -> Callable[[], Iterator[bytes]]:
     def chunks() -> Iterator[bytes]:
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd")
+        frame.write_parquet(buffer, compression="zstd", compression_level=_ZSTD_LEVEL)
         yield buffer.getvalue()
 
     return chunks

@@ -5,7 +5,8 @@
                          (first_seen_at, last_synced_at, last_run_id, is_deleted, deleted_at)
     rejected_records     run_id, position, reason, the raw record as JSON text (exact)
     customer_lineage     run_id, survivor_id, merged_id, match_rule, position
-    sync_runs            one row per successful run: times, source, counts, quality, stats
+    sync_runs            one row per successful run: times, source, counts, quality, stats,
+                         sync mode, marks and change counts (schema version 2)
     schema_migrations    the schema versions applied, one row each
 
 ``docs/tables.md`` documents every column; a test keeps it, this module and
@@ -38,7 +39,10 @@ __all__ = [
     "CANONICAL_SCHEMA",
     "CUSTOMER_TABLE_COLUMNS",
     "DERIVED_VALUES",
+    "LINEAGE_SCHEMA",
     "MIGRATIONS",
+    "REJECTED_SCHEMA",
+    "RUNS_SCHEMA",
     "SCHEMA_VERSION",
     "VALUE_COLUMNS",
     "Migration",
@@ -189,6 +193,18 @@ CREATE TABLE {s}sync_runs (
     pipeline_version  TEXT NOT NULL
 )"""
 
+#: Version 2 (issue 14): the sync mode, the marks and the change counts of each run; null
+#: in the rows of runs written before.
+_RUNS_SYNC_COLUMNS = (
+    ("sync_mode", "TEXT"),
+    ("mark_used", "TIMESTAMPTZ"),
+    ("new_mark", "TIMESTAMPTZ"),
+    ("customers_new", "BIGINT"),
+    ("customers_updated", "BIGINT"),
+    ("customers_unchanged", "BIGINT"),
+    ("customers_deleted", "BIGINT"),
+)
+
 MIGRATIONS_DDL = """
 CREATE TABLE IF NOT EXISTS {s}schema_migrations (
     version      INTEGER PRIMARY KEY,
@@ -216,6 +232,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "customers, rejected_records, customer_lineage, sync_runs",
         (_CUSTOMERS_DDL, _REJECTED_DDL, _LINEAGE_DDL, _RUNS_DDL),
+    ),
+    Migration(
+        2,
+        "sync_runs: sync_mode, mark_used, new_mark and the customers new, updated, "
+        "unchanged and deleted",
+        tuple(
+            f"ALTER TABLE {{s}}sync_runs ADD COLUMN {name} {sql_type}"
+            for name, sql_type in _RUNS_SYNC_COLUMNS
+        ),
     ),
 )
 
@@ -343,6 +368,22 @@ def raw_json(record: Any) -> str:
     return line[len('{"record":') : -1]
 
 
+REJECTED_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "position": pl.Int64(),
+    "reason": pl.String(),
+    "record": pl.String(),
+}
+
+LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "survivor_id": pl.Int64(),
+    "merged_id": pl.Int64(),
+    "match_rule": pl.String(),
+    "position": pl.Int64(),
+}
+
+
 def rejected_frame(result: ProcessResult, run: RunInfo) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -351,8 +392,7 @@ def rejected_frame(result: ProcessResult, run: RunInfo) -> pl.DataFrame:
             "reason": [r.reason for r in result.rejected],
             "record": [raw_json(r.record) for r in result.rejected],
         },
-        schema={"run_id": pl.String, "position": pl.Int64, "reason": pl.String,
-                "record": pl.String},
+        schema=REJECTED_SCHEMA,
     )
 
 
@@ -365,8 +405,7 @@ def lineage_frame(result: ProcessResult, run: RunInfo) -> pl.DataFrame:
             "match_rule": [m.reason for m in result.merges],
             "position": [m.position for m in result.merges],
         },
-        schema={"run_id": pl.String, "survivor_id": pl.Int64, "merged_id": pl.Int64,
-                "match_rule": pl.String, "position": pl.Int64},
+        schema=LINEAGE_SCHEMA,
     )
 
 
@@ -391,7 +430,15 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "drift_detected": pl.Boolean(),
     "run_stats": pl.String(),
     "pipeline_version": pl.String(),
+    "sync_mode": pl.String(),
+    "mark_used": UTC_US,
+    "new_mark": UTC_US,
+    "customers_new": pl.Int64(),
+    "customers_updated": pl.Int64(),
+    "customers_unchanged": pl.Int64(),
+    "customers_deleted": pl.Int64(),
 }
+assert tuple(RUNS_SCHEMA)[-len(_RUNS_SYNC_COLUMNS) :] == tuple(n for n, _ in _RUNS_SYNC_COLUMNS)
 
 
 def runs_frame(result: ProcessResult, run: RunInfo, *, deleted: int) -> pl.DataFrame:
@@ -422,8 +469,36 @@ def runs_frame(result: ProcessResult, run: RunInfo, *, deleted: int) -> pl.DataF
         "drift_detected": bool(stats.get("drift_detected", False)),
         "run_stats": raw_json(stats),
         "pipeline_version": str(meta.get("pipeline_version", __version__)),
+        **_sync_columns(meta.get("sync")),
     }
     return pl.DataFrame([row], schema=RUNS_SCHEMA)
+
+
+def _sync_columns(sync: Any) -> dict[str, Any]:
+    """The run's ``metadata.sync`` (mode, marks, change counts) as ``sync_runs`` columns;
+    null where the metadata has none (a run built without the incremental machinery)."""
+    sync = sync if isinstance(sync, Mapping) else {}
+    counts = sync.get("customers") if isinstance(sync.get("customers"), Mapping) else {}
+    assert isinstance(counts, Mapping)
+
+    def mark(key: str) -> datetime | None:
+        text = sync.get(key)
+        return _timestamp(text) if isinstance(text, str) and text else None
+
+    def count(key: str) -> int | None:
+        value = counts.get(key)
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+    mode = sync.get("mode")
+    return {
+        "sync_mode": str(mode) if mode else None,
+        "mark_used": mark("mark_used"),
+        "new_mark": mark("new_mark"),
+        "customers_new": count("new"),
+        "customers_updated": count("updated"),
+        "customers_unchanged": count("unchanged"),
+        "customers_deleted": count("deleted"),
+    }
 
 
 def band_of(score: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,61 @@ def test_full_refresh_sees_deletions_that_incremental_runs_cannot(tmp_path: Path
     assert sync["customers"]["deleted"] == 3
     assert sync["deleted_ids"] == sorted(gone)
     assert output(tmp_path)["customers"] == clean_customers(live_records(api))
+
+
+def test_sync_runs_record_the_mode_the_marks_and_the_counts(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """Each destination's sync_runs row carries what the metadata's sync object says: the
+    mode, the mark used and the new mark, and the new, updated, unchanged and deleted
+    customers (deleted only on a full sync with a previous state)."""
+    import duckdb
+    import polars as pl
+    import psycopg
+
+    api = in_process_api(customers=300, seed=6)
+    destinations = [
+        f"json:{tmp_path / 'sample_output.json'}",
+        f"duckdb:{tmp_path / 'c.duckdb'}",
+        f"parquet:{tmp_path / 'lake'}",
+        f"{pg_database}?schema=incremental",
+    ]
+    settings = settings_for(tmp_path, destination=destinations)
+    runs = [api.run(settings)]
+    api.time.now += 3600
+    api.simulator.live.apply(update=5, insert=2)
+    runs.append(api.run(settings))
+    api.time.now += 3600
+    api.simulator.live.apply(delete=4)
+    runs.append(api.run(settings_for(tmp_path, destination=destinations, full_refresh=True)))
+    assert [r.metadata["sync"]["mode"] for r in runs] == ["full", "incremental", "full"]
+
+    columns = ["run_id", "sync_mode", "mark_used", "new_mark", "customers_new",
+               "customers_updated", "customers_unchanged", "customers_deleted"]
+    query = f"SELECT {', '.join(columns)} FROM sync_runs"
+    with duckdb.connect(str(tmp_path / "c.duckdb"), read_only=True) as con:
+        in_duckdb = con.sql(query).pl().rows()
+    in_parquet = pl.read_parquet(tmp_path / "lake" / "sync_runs.parquet").select(columns).rows()
+    with psycopg.connect(pg_database) as conn:
+        in_postgres = conn.execute(query.replace("sync_runs", "incremental.sync_runs")).fetchall()
+
+    def mark(text: str | None) -> Any:
+        return None if text is None else datetime.fromisoformat(text)
+
+    expected = []
+    for run in runs:
+        sync = run.metadata["sync"]
+        counts = sync["customers"]
+        expected.append((
+            run.metadata["run_id"], sync["mode"], mark(sync["mark_used"]),
+            mark(sync["new_mark"]), counts["new"], counts["updated"], counts["unchanged"],
+            counts["deleted"],
+        ))
+    assert expected[1][1:3] == ("incremental", mark(runs[0].metadata["sync"]["new_mark"]))
+    assert expected[1][4:6] == (2, 5)
+    assert expected[1][7] is None
+    assert expected[2][7] == 4
+    assert sorted(in_duckdb) == sorted(in_parquet) == sorted(in_postgres) == sorted(expected)
 
 
 def test_full_refresh_every_forces_a_full_sync_when_the_last_one_is_older(

@@ -55,6 +55,53 @@ def test_newer_program_upgrades_older_tables_additively(db_target: Target) -> No
     assert rows.get_column("is_deleted").to_list() == [True, False, False]
 
 
+SYNC_COLUMNS = ("sync_mode", "mark_used", "new_mark", "customers_new", "customers_updated",
+                "customers_unchanged", "customers_deleted")
+
+
+def _as_version_1(target: Target) -> None:
+    """Turn the tables into what a version-1 program left: sync_runs without the sync
+    columns, schema_migrations at version 1."""
+    if isinstance(target, ParquetTarget):
+        runs = target.directory / "sync_runs.parquet"
+        pl.read_parquet(runs).drop(SYNC_COLUMNS).write_parquet(runs)
+        versions = target.directory / "schema_migrations.parquet"
+        pl.read_parquet(versions).filter(pl.col("version") == 1).write_parquet(versions)
+        return
+    statements = [f"ALTER TABLE sync_runs DROP COLUMN {column}" for column in SYNC_COLUMNS]
+    statements.append("DELETE FROM schema_migrations WHERE version > 1")
+    if isinstance(target, PostgresTarget):
+        with psycopg.connect(target.url) as conn:
+            conn.execute(f'SET search_path TO "{target.schema}"')
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+        return
+    for statement in statements:
+        target.sql(statement)
+
+
+def test_version_1_tables_gain_the_sync_columns(target: Target) -> None:
+    """Tables of schema version 1 are upgraded to the current one: sync_runs gains the sync
+    columns, null in the old rows, filled in the new; customers and old runs are kept."""
+    target.sink().write(simple_result([1, 2]), metadata(T0, "run-v1"))
+    _as_version_1(target)
+    assert "sync_mode" not in target.read("sync_runs").columns
+    later = {**metadata(T0 + timedelta(1), "run-v2"),
+             "sync": {"mode": "full", "new_mark": "2026-12-01T09:00:00Z",
+                      "customers": {"new": 1, "updated": 0, "unchanged": 1, "deleted": 1}}}
+    target.sink().write(simple_result([2, 3]), later)
+    versions = sorted(v for v in target.read("schema_migrations").get_column("version"))
+    assert versions == [m.version for m in MIGRATIONS]
+    assert MIGRATIONS[-1].version >= 2
+    runs = {r["run_id"]: r for r in target.read("sync_runs").iter_rows(named=True)}
+    assert [runs["run-v1"][c] for c in SYNC_COLUMNS] == [None] * 7
+    assert [runs["run-v2"][c] for c in ("sync_mode", "customers_new", "customers_deleted")] == [
+        "full", 1, 1]
+    rows = target.customers()
+    assert rows.get_column("customer_id").to_list() == [1, 2, 3]
+    assert rows.get_column("is_deleted").to_list() == [True, False, False]
+
+
 def test_older_program_refuses_a_newer_schema(db_target: Target) -> None:
     """An older program meets a newer schema: it refuses before fetching, and on write, with
     one clear line, and changes nothing."""

@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 
 from customer_sync.cli import main
+from customer_sync.config import Settings, load_settings
 from customer_sync.models import CUSTOMER_FIELDS
 from customer_sync.pipeline import run_pipeline
 
-from ..chaos_support import NOW, FakeTime, in_process_api, settings_for
+from ..chaos_support import AS_OF_TEXT, BASE, NOW, FakeTime, in_process_api, settings_for
 from ..postgres_server import PASSWORD
 from .destination_support import PostgresTarget
 
@@ -92,3 +93,33 @@ def test_wrong_database_password_exits_1_and_is_never_shown(
     assert "password authentication failed" in line
     assert "not-the-Pw-77" not in line
     assert PASSWORD not in line
+
+
+def test_database_only_runs_write_a_report_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no JSON destination the default report (beside a JSON file that is not
+    written) is not written nor announced; an explicit --report PATH is written, on its
+    own, with the run's figures."""
+    monkeypatch.chdir(tmp_path)  # where the default output and report would be
+    api = in_process_api(customers=30, fault_rate=0.0)
+
+    def database_only(report: str | None) -> Settings:  # no --output: no JSON file at all
+        return load_settings(
+            {"api_url": BASE, "as_of": AS_OF_TEXT, "progress": False, "report": report,
+             "state_dir": tmp_path / "state", "destination": [f"duckdb:{tmp_path / 'c.db'}"]},
+            environ={}, env_file=None,
+        )
+
+    quiet = api.run(database_only(None))
+    assert quiet.report_path is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db", "state"]
+
+    asked = tmp_path / "reports" / "quality.html"
+    asked.parent.mkdir()
+    loud = api.run(database_only(str(asked)))
+    assert loud.report_path == asked
+    page = asked.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert str(loud.metadata["run_id"]) in page
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db", "reports", "state"]

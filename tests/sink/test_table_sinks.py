@@ -4,7 +4,7 @@ raw records, types. Each rule is stated once and runs against all three."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -153,6 +153,23 @@ def test_rejected_and_lineage_rows_are_appended_exactly(target: Target) -> None:
     )
 
 
+def test_rejected_lineage_and_runs_accumulate_across_runs(target: Target) -> None:
+    """Every run's rejected records, merges and sync_runs row are kept (appended), in
+    Parquet as in the databases."""
+    for number, at in ((1, T0), (2, T0 + timedelta(hours=1))):
+        result = result_of(
+            [customer(1)], [canonical_row(1)],
+            rejected=[Rejection("missing_id", {"n": number}, 3)],
+            merges=[Merge(1, 10 + number, "same_id", 5)],
+        )
+        target.sink().write(result, metadata(at, f"run-{number}"))
+    for table in ("rejected_records", "customer_lineage", "sync_runs"):
+        runs = sorted(target.read(table).get_column("run_id").to_list())
+        assert runs == ["run-1", "run-2"], table
+    merged = sorted(target.read("customer_lineage").get_column("merged_id").to_list())
+    assert merged == [11, 12]
+
+
 def test_sync_runs_records_the_run(target: Target) -> None:
     """sync_runs has the run id, times, masked source, counts, quality and run stats."""
     result = result_of([customer(1)], [canonical_row(1)],
@@ -170,6 +187,39 @@ def test_sync_runs_records_the_run(target: Target) -> None:
     assert run["drift_detected"] is False
     assert "http_503" in str(run["retries"])
     assert "high_quality" in str(run["quality_summary"])
+
+
+def test_sync_runs_records_the_sync_mode_marks_and_counts(target: Target) -> None:
+    """sync_runs has the run's sync mode, the mark used, the new mark and the counts of new,
+    updated, unchanged and deleted customers (issue 14); all null without them."""
+    target.sink().write(simple_result([1]), metadata(T0, "run-plain"))
+    incremental = {
+        **metadata(T0 + timedelta(hours=1), "run-inc"),
+        "sync": {
+            "mode": "incremental", "mark_used": "2026-03-14T14:53:20Z",
+            "new_mark": "2026-03-14T15:53:20Z",
+            "customers": {"new": 2, "updated": 8, "unchanged": 990, "deleted": None},
+        },
+    }
+    target.sink().write(simple_result([1, 2]), incremental)
+    full = {
+        **metadata(T0 + timedelta(hours=2), "run-full"),
+        "sync": {"mode": "full", "mark_used": None, "new_mark": "2026-03-14T16:53:20Z",
+                 "customers": {"new": 0, "updated": 1, "unchanged": 996, "deleted": 3}},
+    }
+    target.sink().write(simple_result([2]), full)
+    runs = {r["run_id"]: r for r in target.read("sync_runs").iter_rows(named=True)}
+    columns = ("sync_mode", "mark_used", "new_mark", "customers_new", "customers_updated",
+               "customers_unchanged", "customers_deleted")
+    assert [runs["run-plain"][c] for c in columns] == [None] * 7
+    assert [runs["run-inc"][c] for c in columns] == [
+        "incremental", datetime(2026, 3, 14, 14, 53, 20, tzinfo=UTC),
+        datetime(2026, 3, 14, 15, 53, 20, tzinfo=UTC), 2, 8, 990, None,
+    ]
+    assert [runs["run-full"][c] for c in columns] == [
+        "full", None, datetime(2026, 3, 14, 16, 53, 20, tzinfo=UTC), 0, 1, 996, 3,
+    ]
+    assert (runs["run-full"]["deleted"], runs["run-inc"]["deleted"]) == (1, 0)
 
 
 def test_result_without_canonical_values_still_loads(target: Target) -> None:
