@@ -6,10 +6,11 @@ the processor turns raw records into customers as pages arrive, and the sink wri
 everything atomically. Hooks observe; nothing here prints.
 
 A run is *full* or *incremental* (:mod:`.incremental` plans it). A full run streams every
-record into the processor and keeps one raw record per id as the new snapshot. An
-incremental run fetches only what changed since the saved mark, merges that delta into
-the saved snapshot by id, and runs the whole transform over the merged set, so the
-output is what a full sync of the same data gives. The state (:mod:`.state`) is saved
+record into the processor, whose extracted columns (one row per id, the newest version)
+become the new snapshot. An incremental run fetches only what changed since the saved
+mark, hands the transform the saved rows of every customer not in that delta (as columns,
+no JSON) and the delta's records, so the output is what a full sync of the same data
+gives. The state (:mod:`.state`) is saved
 atomically right after the output set is in place.
 """
 
