@@ -23,6 +23,7 @@ from typing import BinaryIO
 __all__ = [
     "PartialCommit",
     "atomic_writer",
+    "commit_dir",
     "create_temp",
     "fsync_dir",
     "not_a_regular_file",
@@ -195,6 +196,15 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def commit_dir(staged: Path, final: Path) -> None:
+    """Put a directory of files already written and fsynced (say, Parquet parts written as
+    a run went) in place under its final name: fsync it, rename it, fsync the parent. The
+    final name must not exist yet."""
+    fsync_dir(staged)
+    os.rename(staged, final)
+    fsync_dir(final.parent)
 
 
 def not_a_regular_file(path: Path) -> str | None:

@@ -25,10 +25,13 @@ clocks run behind the web server's, and commits that become visible later than s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
@@ -46,11 +49,12 @@ __all__ = [
     "FilteredPaginator",
     "Mode",
     "ServerTime",
+    "Snapshot",
     "SnapshotBuilder",
     "SnapshotFrames",
     "SyncPlan",
     "compare_snapshots",
-    "cursor_micros",
+    "cursor_expr",
     "encode_record",
     "format_mark",
     "plan_sync",
@@ -204,6 +208,7 @@ class FilteredPaginator:
 #: as an ``_extra:`` column when the rules do not read it. That is everything the transform
 #: reads of a record, so transforming a snapshot gives what transforming its records gives.
 KEY = "customer_id"
+POSITION = "position"
 
 
 def cursor_column(cursor_field: str) -> str:
@@ -213,59 +218,145 @@ def cursor_column(cursor_field: str) -> str:
     return cursor_field if cursor_field in FIELDS else extra_column(cursor_field)
 
 
-def cursor_micros(
-    frame: pl.DataFrame, cursor_field: str, as_of: datetime, rules: BusinessRules
-) -> pl.Series:
-    """The cursor of every row (µs since the epoch, null if missing or invalid), read by
-    the rule the transform reads timestamps with (:func:`timestamp_us`, vectorized)."""
+def cursor_expr(
+    frame: pl.LazyFrame, cursor_field: str, as_of: datetime, rules: BusinessRules
+) -> pl.LazyFrame:
+    """``frame`` with ``_cursor``: each row's cursor (µs since the epoch, null if missing or
+    invalid), read by the rule the transform reads timestamps with (:func:`timestamp_us`,
+    vectorized)."""
     from .transform._patterns import WHITESPACE
     from .transform.rules.timestamps import timestamp_stages
 
-    work = frame.select(pl.col(cursor_column(cursor_field)).str.strip_chars(WHITESPACE).alias("_c"))
-    lazy = work.lazy()
+    names = frame.collect_schema().names()
+    text = pl.col(cursor_column(cursor_field)).str.strip_chars(WHITESPACE).alias("_c")
+    lazy = frame.with_columns(text)
     for stage in timestamp_stages("_c", "_cursor", as_of, rules):
         lazy = lazy.with_columns(stage)
-    return lazy.select("_cursor").collect().to_series()
+    return lazy.select(*names, "_cursor")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One row per customer id: ``rows`` (with ``position``) but the ``dropped`` positions
+    (older or repeated versions of an id). ``rows`` scans Parquet parts on disk when the
+    run spilled them (``directory``), else it is a frame in memory."""
+
+    rows: pl.LazyFrame
+    dropped: tuple[int, ...]
+    height: int
+    directory: Path | None = None
+
+    def frame(self) -> pl.LazyFrame:
+        """The snapshot's rows, without ``position``."""
+        rows = self.rows
+        if self.dropped:
+            dropped = pl.Series(POSITION, self.dropped, dtype=pl.Int64).implode()
+            rows = rows.filter(~pl.col(POSITION).is_in(dropped))
+        return rows.drop(POSITION)
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> Snapshot:
+        """A snapshot of ``frame`` (one row per id, without ``position``), in memory."""
+        rows = frame.with_row_index(POSITION).with_columns(pl.col(POSITION).cast(pl.Int64))
+        return cls(rows.lazy(), (), frame.height)
 
 
 @dataclass
 class SnapshotFrames:
-    """A run's extracted frames (the processor's tap) -> its snapshot: one row per customer
-    id, the newest version (the rule of :class:`SnapshotBuilder`: a later arrival replaces
-    the held version unless its cursor is readable and older than the held one's).
+    """A run's extracted frames (the processor's tap) -> its :class:`Snapshot`: one row per
+    customer id, the newest version (the rule of :class:`SnapshotBuilder`: a later arrival
+    replaces the held version unless its cursor is readable and older than the held one's).
 
     Rows without a customer id (the transform rejects them) are not kept. With
-    ``ids_only`` (a run that saves no state) only the id and the cursor are kept: enough
-    for the counts, at 16 bytes a row.
+    ``spill_dir``, each frame is written there as a Parquet part (zstd) by a background
+    thread as it comes, so the snapshot costs no memory; the state store then adopts the
+    directory as is. With ``ids_only`` (a run that saves no state) only the id and the
+    cursor are kept, in memory: enough for the counts.
     """
 
     cursor_field: str
     as_of: datetime
     rules: BusinessRules
     ids_only: bool = False
+    spill_dir: Path | None = None
     frames: list[pl.DataFrame] = field(default_factory=list)
+    parts: list[Path] = field(default_factory=list)
+    rows: int = 0  # rows with an id, so far
+    _writer: ThreadPoolExecutor | None = None
+    _pending: list[Future[None]] = field(default_factory=list)
 
     def add(self, frame: pl.DataFrame) -> None:
         if self.ids_only:
-            frame = frame.select("position", KEY, cursor_column(self.cursor_field))
-        self.frames.append(frame.filter(pl.col(KEY).is_not_null()))
+            frame = frame.select(POSITION, KEY, cursor_column(self.cursor_field))
+        keyed = frame.filter(pl.col(KEY).is_not_null())
+        self.rows += keyed.height
+        if self.spill_dir is None or self.ids_only:
+            self.frames.append(keyed)
+            return
+        if self._writer is None:
+            self.spill_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+        path = self.spill_dir / f"part-{len(self.parts):05d}.parquet"
+        self.parts.append(path)
+        self._pending.append(self._writer.submit(_write_part, path, keyed))
 
-    def build(self) -> tuple[pl.DataFrame, pl.Series, int]:
-        """The snapshot (sorted by id, without ``position``), each row's cursor, and how
-        many rows were older or repeated versions of an id (superseded)."""
-        rows = pl.concat(self.frames, how="vertical") if self.frames else _empty(self)
-        if self.ids_only and not self.frames:
-            rows = rows.select("position", KEY, cursor_column(self.cursor_field))
-        self.frames = []
-        rows = rows.sort("position")
-        cursors = cursor_micros(rows, self.cursor_field, self.as_of, self.rules)
-        rows = rows.with_columns(cursors.alias("_cursor"))
-        repeated = rows.filter(pl.col(KEY).is_duplicated())
-        keep = rows.filter(~pl.col(KEY).is_duplicated())
-        if repeated.height:
-            keep = pl.concat([keep, _newest(repeated)], how="vertical")
-        keep = keep.sort(KEY)
-        return keep.drop("position", "_cursor"), keep["_cursor"], rows.height - keep.height
+    def close(self) -> None:
+        """Wait for the parts being written (raising what failed) and stop the writer."""
+        writer, self._writer = self._writer, None
+        pending, self._pending = self._pending, []
+        try:
+            for future in pending:
+                future.result()
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """Stop the writer without waiting for the parts (a run that failed)."""
+        writer, self._writer, self._pending = self._writer, None, []
+        if writer is not None:
+            writer.shutdown(wait=False, cancel_futures=True)
+
+    def _lazy(self) -> pl.LazyFrame:
+        if self.parts:
+            return pl.scan_parquet(self.parts)
+        if self.frames:
+            return pl.concat(self.frames, how="vertical").lazy()
+        empty = pl.DataFrame(schema=_schema(self.cursor_field)).lazy()
+        if self.ids_only:
+            return empty.select(POSITION, KEY, cursor_column(self.cursor_field))
+        return empty
+
+    def build(self) -> Snapshot:
+        """The snapshot. Only the ids (and the few rows of repeated ids) are read back."""
+        self.close()
+        rows = self._lazy()
+        ids = rows.select(POSITION, KEY).collect()
+        repeated_at = ids.filter(pl.col(KEY).is_duplicated())[POSITION]
+        dropped: tuple[int, ...] = ()
+        if repeated_at.len():
+            repeated = (
+                cursor_expr(
+                    rows.filter(pl.col(POSITION).is_in(repeated_at.implode())),
+                    self.cursor_field,
+                    self.as_of,
+                    self.rules,
+                )
+                .sort(POSITION)
+                .collect()
+            )
+            kept = set(_newest(repeated)[POSITION].to_list())
+            dropped = tuple(sorted(set(repeated_at.to_list()) - kept))
+        return Snapshot(rows, dropped, ids.height - len(dropped), self.spill_dir)
+
+
+def _write_part(path: Path, frame: pl.DataFrame) -> None:
+    """One spilled part, durable (fsynced) and private (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        frame.write_parquet(file, compression="zstd", compression_level=1)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def snapshot_columns(cursor_field: str) -> list[str]:
@@ -275,19 +366,11 @@ def snapshot_columns(cursor_field: str) -> list[str]:
     return Extractor(extra=[cursor_field]).columns
 
 
-def _empty(frames: SnapshotFrames) -> pl.DataFrame:
-    from .transform._columnar import Extractor
-
-    extractor = Extractor(extra=[frames.cursor_field])
-    return pl.DataFrame(schema=_schema(extractor))
-
-
-def _schema(extractor: Any) -> dict[str, pl.DataType]:
+def _schema(cursor_field: str) -> dict[str, pl.DataType]:
     from .transform._columnar import ABSENT_DTYPE, ABSENT_KEYS
 
-    columns = extractor.columns
-    schema: dict[str, pl.DataType] = {"position": pl.Int64(), KEY: pl.Int64()}
-    for name in columns[1:]:
+    schema: dict[str, pl.DataType] = {POSITION: pl.Int64(), KEY: pl.Int64()}
+    for name in snapshot_columns(cursor_field)[1:]:
         schema[name] = ABSENT_DTYPE if name == ABSENT_KEYS else pl.String()
     return schema
 
@@ -299,18 +382,17 @@ def _newest(repeated: pl.DataFrame) -> pl.DataFrame:
         held = winners.get(number)
         if held is None or held[1] is None or cursor is None or cursor >= held[1]:
             winners[number] = (index, cursor)
-        else:
-            winners[number] = (held[0], held[1])
     return repeated[sorted(index for index, _ in winners.values())]
 
 
 def snapshot_changes(
-    previous: pl.DataFrame, current: pl.DataFrame
+    previous: pl.LazyFrame, current: pl.LazyFrame
 ) -> tuple[int, int, pl.Series]:
     """Rows of ``current`` against ``previous`` (snapshot frames): how many ids are new,
     how many updated (a field the transform reads differs, or its presence), and the ids
     whose row is unchanged."""
-    common = [name for name in current.columns if name in previous.columns]
+    names = previous.collect_schema().names()
+    common = [name for name in current.collect_schema().names() if name in names]
     joined = current.select(common).join(
         previous.select(common), on=KEY, how="left", suffix="_before", coalesce=True
     )
@@ -318,18 +400,30 @@ def snapshot_changes(
     same = pl.all_horizontal(
         [pl.col(name).eq_missing(pl.col(f"{name}_before")) for name in common if name != KEY]
     )
-    new = joined.filter(~present).height
-    unchanged = joined.filter(present & same)[KEY]
-    return new, current.height - new - unchanged.len(), unchanged
+    tally = joined.select(
+        pl.len().alias("rows"),
+        (~present).sum().alias("new"),
+    )
+    unchanged = joined.filter(present & same).select(KEY)
+    counted, kept = pl.collect_all([tally, unchanged])
+    rows, new = counted.row(0)
+    ids = kept[KEY]
+    return int(new), int(rows) - int(new) - ids.len(), ids
 
 
-def compare_snapshots(previous: pl.DataFrame | None, current: pl.DataFrame) -> ChangeCounts:
+def compare_snapshots(previous: Snapshot | None, current: Snapshot) -> ChangeCounts:
     """A full sync's counts: every customer of ``current`` against ``previous``, and the
     customers of ``previous`` that are gone (deleted)."""
     if previous is None:
         return ChangeCounts(current.height, 0, 0, None)
-    new, updated, unchanged = snapshot_changes(previous, current)
-    gone = previous.join(current.select(KEY), on=KEY, how="anti")[KEY].sort()
+    new, updated, unchanged = snapshot_changes(previous.frame(), current.frame())
+    gone = (
+        previous.frame()
+        .select(KEY)
+        .join(current.frame().select(KEY), on=KEY, how="anti")
+        .collect()[KEY]
+        .sort()
+    )
     return ChangeCounts(new, updated, unchanged.len(), gone.len(), tuple(gone.to_list()))
 
 

@@ -31,7 +31,13 @@ import httpx
 from . import __version__
 from .checkpoint import Checkpoint
 from .config import Settings
-from .errors import AccountingError, IncompleteSyncError, PipelineError, RequiredFieldsMissing
+from .errors import (
+    AccountingError,
+    IncompleteSyncError,
+    PipelineError,
+    RequiredFieldsMissing,
+    SinkError,
+)
 from .events import Hook, null_hook
 from .exporter import DataExporter, format_timestamp
 from .incremental import (
@@ -43,6 +49,8 @@ from .incremental import (
     SnapshotFrames,
     SyncPlan,
     compare_snapshots,
+    cursor_column,
+    cursor_expr,
     decode_records,
     format_mark,
     micros,
@@ -167,7 +175,8 @@ def run_pipeline(
     saved, problem = store.load()
     if saved is not None:
         problem = saved.problem_with(identity)
-        if problem is None and saved.snapshot.columns != snapshot_columns(settings.cursor_field):
+        columns = saved.snapshot.frame().collect_schema().names()
+        if problem is None and columns != snapshot_columns(settings.cursor_field):
             problem = "the saved snapshot has other columns than this version reads"
         if problem is not None:
             saved = None
@@ -213,8 +222,11 @@ def run_pipeline(
         rules=settings.rules, as_of=as_of, extra_fields=[settings.cursor_field]
     )
     run = _Run(settings, plan, since_text, scope or f"{identity.source} [full]", as_of, store)
-    # The extracted columns become the next snapshot (only ids when no state is kept).
+    # The extracted columns become the next snapshot, written to the state directory as
+    # the run goes (only ids, in memory, when no state is kept).
     run.frames.ids_only = not keeps_state
+    if isinstance(store, ParquetStateStore):
+        run.frames.spill_dir = store.spill_dir(run_id)
     processor.tap(run.frames.add)
     try:
         with _source_url(settings, hook, clock) as (base_url, simulated):
@@ -294,6 +306,8 @@ def run_pipeline(
             else "stopped before any page was kept",
             hint="run the same command again to resume" if kept else "run the same command again",
         ) from None
+    finally:
+        run.frames.abandon()  # a failed run's parts are swept by the next save
     checkpoint.clear()
     durations["total"] = clock() - started
     targets = ", ".join(report.target for report in reports)
@@ -381,8 +395,7 @@ class _Outcome:
     reason: str
     builder: SnapshotBuilder | None  # the delta's (incremental), None on a full fetch
     delta_ids: Any = None  # pl.Series of the delta's customer ids (incremental)
-    snapshot: Any = None  # pl.DataFrame, one row per customer id
-    cursors: Any = None  # pl.Series, the snapshot rows' cursors (µs)
+    snapshot: Any = None  # Snapshot: one row per customer id
     counts: ChangeCounts = field(default_factory=lambda: ChangeCounts(0, 0, 0, None))
     keyed_rows: int = 0  # rows with a customer id the transform extracted
     records_in: int = 0  # records the transform took in
@@ -537,7 +550,8 @@ class _Run:
         import polars as pl
 
         delta_ids = pl.Series(KEY, list(builder.records), dtype=pl.Int64)
-        carried = saved.snapshot.filter(~pl.col(KEY).is_in(delta_ids.implode()))
+        carried = saved.snapshot.frame().filter(~pl.col(KEY).is_in(delta_ids.implode()))
+        carried = carried.collect()
         records = decode_records(builder.records.values()) + builder.unkeyed
         # Lineage: the merged set is "page 0" (its records come from many earlier runs).
         refs.add_page(0, records, carried=(carried[KEY].to_list(), carried["email"].to_list()))
@@ -559,17 +573,24 @@ class _Run:
         once the transform has seen every record."""
         import polars as pl
 
-        out.keyed_rows = sum(frame.height for frame in self.frames.frames)
+        out.keyed_rows = self.frames.rows
         out.records_in = result.counts.records_in
-        out.snapshot, out.cursors, out.superseded = self.frames.build()
+        try:
+            out.snapshot = self.frames.build()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise SinkError(
+                f"cannot write the sync state's snapshot: {exc}",
+                hint="free some space or choose another --state-dir; nothing was written",
+            ) from exc
+        out.superseded = len(out.snapshot.dropped)
         previous = saved.snapshot if saved is not None else None
         if out.mode == "full":
             out.counts = compare_snapshots(previous, out.snapshot)
             return
         assert previous is not None
         assert saved is not None
-        delta = out.snapshot.filter(pl.col(KEY).is_in(out.delta_ids.implode()))
-        new, updated, unchanged = snapshot_changes(previous, delta)
+        delta = out.snapshot.frame().filter(pl.col(KEY).is_in(out.delta_ids.implode()))
+        new, updated, unchanged = snapshot_changes(previous.frame(), delta)
         out.counts = ChangeCounts(new, updated, out.carried + unchanged.len(), None)
         out.refetched_at_mark = int(unchanged.is_in(list(saved.ids_at_mark)).sum())
 
@@ -617,7 +638,18 @@ class _Run:
         full = out.mode == "full"
         salt = saved.salt if saved is not None else SyncState.new_salt()
         since_next = micros(mark - timedelta(seconds=self.settings.lookback))
-        at_mark = out.snapshot[KEY].filter(out.cursors >= since_next).sort()
+        settings = self.settings
+        at_mark = (
+            cursor_expr(
+                out.snapshot.frame().select(KEY, cursor_column(settings.cursor_field)),
+                settings.cursor_field,
+                self.as_of,
+                settings.rules,
+            )
+            .filter(pl.col("_cursor") >= since_next)
+            .collect()[KEY]
+            .sort()
+        )
         return SyncState(
             source=identity.source,
             incremental_param=identity.incremental_param,

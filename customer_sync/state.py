@@ -10,18 +10,21 @@ is never merged into this one; the API key itself is never stored.
 :class:`ParquetStateStore` keeps it in the state directory::
 
     sync_state/
-      state.parquet                      one row: identity, mark, ids at the mark, ...
-      snapshot-<run id>.parquet          customer_id (Int64), the raw fields as text, ...
+      state.parquet                      one row: identity, mark, ids at the mark, the
+                                         snapshot's directory, row count, dropped rows
+      snapshot-<run id>/part-*.parquet   position, customer_id, the raw fields as text, ...
+      snapshot-<run id>.partial/         a run's parts while it runs (or was stopped)
 
-The pipeline saves the state right after the output set is in place, through the one
-atomic writer (``atomic.write_together``): both files are staged under temp names and
-fsynced, then the snapshot is renamed into place, then ``state.parquet`` (the switch: it
-names its snapshot, and carries the output's ``run_id``). A crash anywhere leaves the old
-output with the old state, the new output with the old state (safe: an older state only
-makes the next run fetch more, and the output is always rebuilt from the whole snapshot),
-or both new; never a state naming a missing or torn snapshot. Stale temp files are swept
-by the next save. :meth:`ParquetStateStore.files` gives the same two files as parts of a
-set, so the sink's output set can stage them with its own files and rename them last.
+The run writes its snapshot's parts as it goes (``incremental.SnapshotFrames``, zstd, a
+background thread, fsynced), so the snapshot holds no memory. Once the output set is in
+place the pipeline saves the state: the ``.partial`` directory is renamed to its final name
+(``atomic.commit_dir``), then ``state.parquet`` is replaced atomically (the switch: it
+names its snapshot, lists the positions of older versions of repeated ids to drop, and
+carries the output's ``run_id``), then older snapshots and leftovers are removed. A crash
+anywhere leaves the old output with the old state, the new output with the old state
+(safe: an older state only makes the next run fetch more, and the output is always
+rebuilt from the whole snapshot), or both new; never a state naming a missing or torn
+snapshot.
 
 A database destination can hold the same state in two tables (``sync_state``,
 ``sync_snapshot``) and implement :class:`StateStore` inside the run's transaction.
@@ -35,15 +38,18 @@ import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .atomic import Staged, sweep_stale_temps, write_chunks, write_together
+from .atomic import commit_dir, fsync_dir, sweep_stale_temps, write_chunks
 from .checkpoint import credentials_digest
 from .errors import SinkError
+
+_PARTIAL = ".partial"
 
 __all__ = [
     "NullStateStore",
@@ -55,7 +61,8 @@ __all__ = [
 
 #: 2: the snapshot holds extracted columns (1 held each record's JSON; such a state is not
 #: used, and the next run is a full sync).
-STATE_VERSION = 2
+#: 3: the snapshot is a directory of Parquet parts (written by the run as it goes).
+STATE_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +164,22 @@ class ParquetStateStore:
     def load(self) -> tuple[SyncState | None, str | None]:
         import polars as pl
 
+        from .incremental import Snapshot
+
         if not self._state_path.exists():
             return None, None
         try:
             meta = pl.read_parquet(self._state_path).row(0, named=True)
             if meta["version"] != STATE_VERSION:
                 return None, "the saved state was written by another version of the pipeline"
-            snapshot_path = self.directory / str(meta["snapshot"])
-            snapshot = pl.read_parquet(snapshot_path)
-            if snapshot.height != meta["snapshot_rows"]:
+            directory = self.directory / str(meta["snapshot"])
+            parts = sorted(directory.glob("part-*.parquet"))
+            if len(parts) != meta["snapshot_parts"]:
+                return None, "the saved snapshot does not match its state"
+            dropped = tuple(meta["snapshot_dropped"] or ())
+            rows = pl.scan_parquet(parts) if parts else None
+            stored = rows.select(pl.len()).collect().item() if rows is not None else 0
+            if stored - len(dropped) != meta["snapshot_rows"] or rows is None:
                 return None, "the saved snapshot does not match its state"
             state = SyncState(
                 source=meta["source"],
@@ -178,11 +192,15 @@ class ParquetStateStore:
                 last_full_sync_at=_utc(meta["last_full_sync_at"]),
                 run_id=meta["run_id"],
                 ids_at_mark=tuple(meta["ids_at_mark"] or ()),
-                snapshot=snapshot,
+                snapshot=Snapshot(rows, dropped, meta["snapshot_rows"], directory),
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError, pl.exceptions.PolarsError):
             return None, "the saved state cannot be read"
         return state, None
+
+    def spill_dir(self, run_id: str) -> Path:
+        """Where a run writes its snapshot's parts as it goes; :meth:`save` adopts it."""
+        return self.directory / f"snapshot-{run_id}{_PARTIAL}"
 
     @property
     def _pending_path(self) -> Path:
@@ -205,60 +223,63 @@ class ParquetStateStore:
             pass  # without it a resumed run marks from its own start: the lookback covers
         return server_time
 
-    def files(self, state: SyncState) -> list[Staged]:
-        """The state as files of an atomic set: the snapshot, then ``state.parquet`` (which
-        names its snapshot, so it goes last). A sink's output set can take these as its
-        last parts; :meth:`save` writes them on their own."""
-        import polars as pl
-
-        snapshot_name = f"snapshot-{state.run_id}.parquet"
-        frame = state.snapshot
-        meta = pl.DataFrame(
-            {
-                "version": [STATE_VERSION],
-                "source": [state.source],
-                "incremental_param": [state.incremental_param],
-                "cursor_field": [state.cursor_field],
-                "salt": [state.salt],
-                "credentials": [state.credentials],
-                "mark": [state.mark],
-                "mark_source": [state.mark_source],
-                "last_full_sync_at": [state.last_full_sync_at],
-                "run_id": [state.run_id],
-                "ids_at_mark": [list(state.ids_at_mark)],
-                "snapshot": [snapshot_name],
-                "snapshot_rows": [frame.height],
-            },
-            schema_overrides={"ids_at_mark": pl.List(pl.Int64)},
-        )
-        return [
-            (self.directory / snapshot_name, _parquet(frame), 0o600, "state snapshot"),
-            (self._state_path, _parquet(meta), 0o600, "state"),
-        ]
-
     def save(self, state: SyncState) -> None:
-        """Write the state (staged, then replaced; see the module docstring)."""
+        """Make ``state`` the saved state (see the module docstring): the snapshot's parts
+        in place and fsynced (the run's spill directory, renamed; or written now), then
+        ``state.parquet``, which names them, replaced atomically; then older snapshots
+        and leftovers of interrupted runs are removed."""
         import polars as pl
 
+        snapshot = state.snapshot
+        final = self.directory / f"snapshot-{state.run_id}"
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             with contextlib.suppress(OSError):
                 os.chmod(self.directory, 0o700)
-            files = self.files(state)
-            for path, *_ in files:
-                sweep_stale_temps(path)
-            write_together(files)
+            spilled = snapshot.directory
+            if spilled is not None and spilled.name.endswith(_PARTIAL) and spilled.is_dir():
+                commit_dir(spilled, final)
+            elif spilled != final:
+                final.mkdir(mode=0o700)
+                frame = snapshot.rows.collect()
+                write_chunks(final / "part-00000.parquet", _parquet(frame)(), mode=0o600)
+                fsync_dir(self.directory)
+            parts = len(list(final.glob("part-*.parquet")))
+            meta = pl.DataFrame(
+                {
+                    "version": [STATE_VERSION],
+                    "source": [state.source],
+                    "incremental_param": [state.incremental_param],
+                    "cursor_field": [state.cursor_field],
+                    "salt": [state.salt],
+                    "credentials": [state.credentials],
+                    "mark": [state.mark],
+                    "mark_source": [state.mark_source],
+                    "last_full_sync_at": [state.last_full_sync_at],
+                    "run_id": [state.run_id],
+                    "ids_at_mark": [list(state.ids_at_mark)],
+                    "snapshot": [final.name],
+                    "snapshot_parts": [parts],
+                    "snapshot_dropped": [list(snapshot.dropped)],
+                    "snapshot_rows": [snapshot.height],
+                },
+                schema_overrides={
+                    "ids_at_mark": pl.List(pl.Int64),
+                    "snapshot_dropped": pl.List(pl.Int64),
+                },
+            )
+            sweep_stale_temps(self._state_path)
+            write_chunks(self._state_path, _parquet(meta)(), mode=0o600)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise SinkError(
                 f"cannot write the sync state in {str(self.directory)!r}: {exc}",
                 hint="free some space or choose another --state-dir; the next run will "
                 "fetch more, but nothing is lost",
             ) from exc
-        keep = files[0][0].name
-        for old in self.directory.glob("snapshot-*.parquet"):
-            if old.name != keep:
+        for old in self.directory.glob("snapshot-*"):
+            if old.name != final.name:
                 with contextlib.suppress(OSError):
-                    old.unlink()
+                    shutil.rmtree(old) if old.is_dir() else old.unlink()
         with contextlib.suppress(OSError):
             self._pending_path.unlink()
 

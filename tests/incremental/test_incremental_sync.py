@@ -355,3 +355,35 @@ def test_the_command_line_runs_full_then_incremental_over_loopback(tmp_path: Pat
         assert "merged      1 new, 5 updated" in second.stdout
         records = server.simulator.live.records(0, len(server.simulator.live))
     assert output(tmp_path)["customers"] == clean_customers(records)
+
+
+def test_an_interrupted_run_keeps_the_saved_state_and_its_parts_are_swept(
+    tmp_path: Path,
+) -> None:
+    """The snapshot is written to the state directory as the run goes (Parquet parts under
+    a ``.partial`` name). A run stopped before its output is written leaves the saved state
+    whole: the next run is still incremental from it, gives a full sync's output, and
+    sweeps the leftovers."""
+    api = in_process_api(customers=400, seed=6)
+    settings = settings_for(tmp_path, per_page=20)
+    api.run(settings)
+    state = tmp_path / ".pipeline_state" / "sync_state"
+    saved = (state / "state.parquet").read_bytes()
+    snapshots = sorted(p.name for p in state.glob("snapshot-*"))
+    api.simulator.live.apply(update=30, insert=5)
+    def stop_before_writing(event: Event) -> None:
+        if event.name == "processed":  # the snapshot is built, nothing is written yet
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        api.run(settings_for(tmp_path, per_page=20, full_refresh=True), hook=stop_before_writing)
+    leftovers = [p for p in state.iterdir() if p.name.endswith(".partial")]
+    assert leftovers, "the stopped run had started writing its snapshot"
+    assert (state / "state.parquet").read_bytes() == saved
+    assert sorted(p.name for p in state.glob("snapshot-*") if p not in leftovers) == snapshots
+    resumed = api.run(settings)
+    assert resumed.metadata["sync"]["mode"] == "incremental"
+    assert output(tmp_path)["customers"] == clean_customers(live_records(api))
+    names = sorted(p.name for p in state.iterdir())
+    assert not [name for name in names if name.endswith(".partial")]
+    assert len([name for name in names if name.startswith("snapshot-")]) == 1

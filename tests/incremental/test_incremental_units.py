@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from customer_sync.config import parse_duration
 from customer_sync.incremental import (
     KEY,
+    Snapshot,
     SnapshotBuilder,
     SnapshotFrames,
     compare_snapshots,
@@ -78,9 +81,11 @@ def test_the_snapshot_keeps_one_newest_record_per_id_and_accounts_for_every_reco
     assert built.fetched == built.kept + built.superseded + len(built.unkeyed)
 
 
-def snapshot(records: list[Any], cursor_field: str = "updated_at") -> Any:
+def snapshot(
+    records: list[Any], cursor_field: str = "updated_at", spill_dir: Path | None = None
+) -> Snapshot:
     """The snapshot a full sync of ``records`` keeps: the transform's extracted columns."""
-    frames = SnapshotFrames(cursor_field, NOW, BusinessRules())
+    frames = SnapshotFrames(cursor_field, NOW, BusinessRules(), spill_dir=spill_dir)
     processor = CustomerDataProcessor(as_of=NOW, extra_fields=[cursor_field])
     processor.tap(frames.add)
     processor.add_batch(records)
@@ -88,45 +93,53 @@ def snapshot(records: list[Any], cursor_field: str = "updated_at") -> Any:
     return frames.build()
 
 
-def test_the_column_snapshot_keeps_the_newest_version_of_each_id() -> None:
+@pytest.mark.parametrize("spilled", [False, True], ids=["in memory", "spilled to disk"])
+def test_the_column_snapshot_keeps_the_newest_version_of_each_id(
+    spilled: bool, tmp_path: Path
+) -> None:
     """One row per id, by the builder's rule: a later arrival wins unless its cursor is
-    readable and older; id-less records are not kept; superseded rows are counted."""
+    readable and older; id-less records are not kept; superseded rows are counted. Spilled,
+    the rows are Parquet parts on disk, private to the user."""
     old, new = record(1, "2026-03-14T10:00:00Z"), record(1, "2026-03-14T11:00:00Z", plan="pro")
-    frame, cursors, superseded = snapshot(
-        [new, record(2), record(2, plan="basic"), old, {"id": None}, "junk", record("3")]
+    built = snapshot(
+        [new, record(2), record(2, plan="basic"), old, {"id": None}, "junk", record("3")],
+        spill_dir=tmp_path / "parts" if spilled else None,
     )
+    frame = built.frame().collect().sort(KEY)
     assert frame[KEY].to_list() == [1, 2, 3]
     assert frame["plan"].to_list() == ["pro", "basic", None]
-    assert superseded == 2
-    assert cursors.null_count() == 0
+    assert (built.height, len(built.dropped)) == (3, 2)
+    if spilled:
+        parts = list((tmp_path / "parts").iterdir())
+        assert parts
+        assert all(stat.S_IMODE(part.stat().st_mode) == 0o600 for part in parts)
 
 
 def test_the_cursor_field_need_not_be_a_field_the_rules_read() -> None:
     """A custom cursor field is kept as text and decides between versions."""
-    frame, cursors, _ = snapshot(
+    built = snapshot(
         [record(1, plan="new", modified="2026-03-14T12:00:00Z"),
          record(1, plan="old", modified="2026-03-14T09:00:00Z")],
         cursor_field="modified",
     )
+    frame = built.frame().collect()
     assert frame["plan"].to_list() == ["new"]
     assert frame["_extra:modified"].to_list() == ["2026-03-14T12:00:00Z"]
-    assert cursors.to_list() == [int(datetime(2026, 3, 14, 12, tzinfo=UTC).timestamp() * 1e6)]
 
 
 def test_changes_count_new_updated_and_unchanged_by_what_the_transform_reads() -> None:
     """A changed plan is an update; a key that appears (even as null) is one too; the same
     values are unchanged."""
-    previous, _, _ = snapshot([record(1), record(2), record(3), record(4)])
-    current, _, _ = snapshot([record(2, plan="pro"), record(3), record(4, country=None),
-                              record(9)])
-    new, updated, unchanged = snapshot_changes(previous, current)
+    previous = snapshot([record(1), record(2), record(3), record(4)])
+    current = snapshot([record(2, plan="pro"), record(3), record(4, country=None), record(9)])
+    new, updated, unchanged = snapshot_changes(previous.frame(), current.frame())
     assert (new, updated, unchanged.to_list()) == (1, 2, [3])
 
 
 def test_a_full_sync_compares_every_id_and_lists_the_deleted() -> None:
     """Full: new, updated, unchanged and deleted against the previous snapshot."""
-    previous, _, _ = snapshot([record(1), record(2), record(3)])
-    current, _, _ = snapshot([record(1), record(2, plan="pro"), record(7)])
+    previous = snapshot([record(1), record(2), record(3)])
+    current = snapshot([record(1), record(2, plan="pro"), record(7)])
     counts = compare_snapshots(previous, current)
     assert counts.as_dict() == {"new": 1, "updated": 1, "unchanged": 1, "deleted": 1}
     assert counts.deleted_ids == (3,)
@@ -150,7 +163,7 @@ def test_the_state_round_trips_through_parquet_and_never_holds_the_key(tmp_path:
         source=identity.source, incremental_param="updated_since", cursor_field="updated_at",
         salt=salt, credentials=identity.digest(salt), mark=MARK, mark_source="server_date",
         last_full_sync_at=MARK, run_id="0123456789abcdef", ids_at_mark=(2, 3),
-        snapshot=snapshot([record(1), record(2, lifetime_value=2**70)])[0],
+        snapshot=snapshot([record(1), record(2, lifetime_value=2**70)]),
     )
     store.save(state)
     loaded, problem = store.load()
@@ -158,15 +171,15 @@ def test_the_state_round_trips_through_parquet_and_never_holds_the_key(tmp_path:
     assert loaded is not None
     assert loaded.problem_with(identity) is None
     assert (loaded.mark, loaded.ids_at_mark) == (MARK, (2, 3))
-    assert loaded.snapshot.equals(state.snapshot)
-    assert loaded.snapshot["lifetime_value"].to_list() == [None, str(2**70)]
+    assert loaded.snapshot.frame().collect().equals(state.snapshot.frame().collect())
+    assert loaded.snapshot.frame().collect()["lifetime_value"].to_list() == [None, str(2**70)]
     other = StateIdentity(identity.source, "updated_since", "updated_at",
                           credentials=("sk_OTHER",))
     assert loaded.problem_with(other) == "the saved state was made with other credentials"
-    written = b"".join(p.read_bytes() for p in (tmp_path / "sync_state").iterdir())
+    written = b"".join(p.read_bytes() for p in (tmp_path / "sync_state").rglob("*") if p.is_file())
     assert b"sk_SECRET_KEY_1" not in written
     assert sorted(p.name for p in (tmp_path / "sync_state").iterdir()) == [
-        "snapshot-0123456789abcdef.parquet", "state.parquet"]
+        "snapshot-0123456789abcdef", "state.parquet"]
 
 
 def test_a_torn_or_foreign_state_is_not_used(tmp_path: Any) -> None:
