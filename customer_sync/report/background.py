@@ -53,6 +53,8 @@ class ReportRenderer:
         # The package's own root first on the path: the worker imports this very copy.
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        if not sys.executable:
+            return  # an embedded interpreter: the page is drawn in process
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "customer_sync.report.background"],
