@@ -219,7 +219,11 @@ def run_pipeline(
         hook(Event("tls_verification_disabled", clock(), {}))
 
     processor = CustomerDataProcessor(
-        rules=settings.rules, as_of=as_of, extra_fields=[settings.cursor_field]
+        rules=settings.rules,
+        as_of=as_of,
+        extra_fields=[settings.cursor_field],
+        # The canonical values only feed database destinations (and injected sinks).
+        canonical=sink is not None or any(d.kind != "json" for d in settings.destinations),
     )
     run = _Run(settings, plan, since_text, scope or f"{identity.source} [full]", as_of, store)
     # The extracted columns become the next snapshot, written to the state directory as

@@ -71,7 +71,16 @@ from .rules.tier import CUSTOMER_TIERS, customer_tier_expr, plan_tier_expr, plan
 from .rules.timestamps import timestamp_stages
 from .rules.values import NOT_TEXT, Stages, numeric_text, text_value
 
-__all__ = ["CHUNK", "DERIVED_SCHEMA", "FIELDS", "Deriver", "Extractor", "canonical_frame"]
+__all__ = [
+    "CANONICAL_ONLY",
+    "CHUNK",
+    "DERIVED_SCHEMA",
+    "FIELDS",
+    "Deriver",
+    "Extractor",
+    "canonical_frame",
+    "derived_schema",
+]
 
 #: The raw fields read, in the order of the extracted frame.
 FIELDS: Final = SOURCE_FIELDS
@@ -123,6 +132,29 @@ DERIVED_SCHEMA: Final[dict[str, pl.DataType]] = {
     "_issues": MASK_DTYPE,
     "_missing": MASK_DTYPE,
 }
+
+
+#: Derived columns only the canonical frame (database destinations) reads: a processor
+#: made with ``canonical=False`` (JSON output only) neither computes nor carries them.
+CANONICAL_ONLY: Final = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "region",
+        "plan",
+        "lifetime_value",
+        "sessions_30d",
+        "orders_count",
+        "signup_source",
+        "created_at",
+        "last_login_at",
+    }
+)
+
+
+def derived_schema(canonical: bool = True) -> dict[str, pl.DataType]:
+    """:data:`DERIVED_SCHEMA`, without :data:`CANONICAL_ONLY` when not ``canonical``."""
+    return {k: v for k, v in DERIVED_SCHEMA.items() if canonical or k not in CANONICAL_ONLY}
 
 
 # --- step 1: raw dicts -> text columns ----------------------------------------------------
@@ -496,8 +528,9 @@ class Deriver:
     long as the deriver.
     """
 
-    def __init__(self, rules: BusinessRules, as_of: datetime) -> None:
+    def __init__(self, rules: BusinessRules, as_of: datetime, *, canonical: bool = True) -> None:
         self.rules = rules
+        self.canonical = canonical
         self.as_of = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
         self._stages = [
             [pl.col(_STRIPPED).str.strip_chars(WHITESPACE)],
@@ -513,7 +546,11 @@ class Deriver:
         ]
         outputs, issues = _outputs(rules, self.as_of)
         self._stages.append([issues.alias("_issues")])
-        self._outputs = outputs
+        self._outputs = [
+            expr
+            for expr in outputs
+            if canonical or expr.meta.output_name() not in CANONICAL_ONLY
+        ]
         self._names = _Memo(name_part, pl.String())
         self._sources = _MemoPair(source_code, signup_source_value)
         self._countries = _Memo(geo.country_code, pl.String())

@@ -29,7 +29,7 @@ from ..errors import AccountingError, InvalidRecord
 from ..frames import CUSTOMER_SCHEMA
 from ..models import Merge, ProcessCounts, ProcessResult, Rejection
 from ..rules import BusinessRules
-from ._columnar import DERIVED_SCHEMA, Deriver, Extractor, canonical_frame
+from ._columnar import Deriver, Extractor, canonical_frame, derived_schema
 from .dedupe import plan_deduplication
 from .report import data_quality
 from .rules.customer_id import check_record
@@ -187,10 +187,13 @@ class _Run:
         if staged is not None:  # the last rows: nothing left to overlap with, derive here
             self._derived.append(self._deriver.derive(staged))
         derived, self._derived = self._derived, []
-        kept, merges, accepted = _sorted_survivors(derived, match_email=self._match_email)
+        canonical_wanted = self._deriver.canonical
+        kept, merges, accepted = _sorted_survivors(
+            derived, match_email=self._match_email, canonical=canonical_wanted
+        )
         frame = kept.select(pl.col(name).cast(dtype) for name, dtype in CUSTOMER_SCHEMA.items())
         rules = self._deriver.rules
-        canonical = canonical_frame(kept, rules)
+        canonical = canonical_frame(kept, rules) if canonical_wanted else None
         extractor = self._extractor
         quality = data_quality(
             kept, rules, self._rejected, extractor.records_seen, extractor.keys_seen
@@ -214,7 +217,7 @@ class _Run:
 
 
 def _sorted_survivors(
-    derived: list[pl.DataFrame], *, match_email: bool
+    derived: list[pl.DataFrame], *, match_email: bool, canonical: bool = True
 ) -> tuple[pl.DataFrame, list[Merge], int]:
     """The survivors of deduplication, sorted by ``full_name`` then ``customer_id`` and
     without ``position``; the merges; and how many rows were accepted in all.
@@ -224,7 +227,9 @@ def _sorted_survivors(
     before the next one, so the sort never holds a second full copy of the frame.
     """
     indexed = (
-        pl.concat(derived, rechunk=False) if derived else pl.DataFrame(schema=DERIVED_SCHEMA)
+        pl.concat(derived, rechunk=False)
+        if derived
+        else pl.DataFrame(schema=derived_schema(canonical))
     ).with_row_index("_row")
     derived.clear()
     survivors, merges = plan_deduplication(indexed, match_email=match_email)
@@ -270,6 +275,9 @@ class CustomerDataProcessor:
 
     ``rules`` carries every threshold; ``as_of`` is the time every relative rule uses
     (default: now, UTC, read once here; a naive datetime is taken as UTC).
+    ``canonical=False`` skips the cleaned canonical values (``ProcessResult.canonical`` is
+    then None): only the database destinations read them, and a JSON-only run saves their
+    work and memory. ``extra_fields`` are raw fields kept as text for a tap (see :meth:`tap`).
     """
 
     def __init__(
@@ -278,11 +286,12 @@ class CustomerDataProcessor:
         as_of: datetime | None = None,
         *,
         extra_fields: Sequence[str] = (),
+        canonical: bool = True,
     ) -> None:
         self.rules = rules if rules is not None else BusinessRules()
         moment = as_of if as_of is not None else datetime.now(UTC)
         self.as_of = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-        self._deriver = Deriver(self.rules, self.as_of)
+        self._deriver = Deriver(self.rules, self.as_of, canonical=canonical)
         self._extra = tuple(extra_fields)
         self._tap: Callable[[pl.DataFrame], None] | None = None
         self._stream = self._new_run()

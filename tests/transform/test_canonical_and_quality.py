@@ -217,3 +217,20 @@ def test_coverage_equals_counting_keys(records: list[dict[str, Any]]) -> None:
     for name in SOURCE_FIELDS:
         share = sum(name in raw for raw in records) / len(records) if records else 0.0
         assert coverage[name] == round(share, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inputs)
+def test_without_canonical_values_the_result_is_otherwise_the_same(records: list[Any]) -> None:
+    """A JSON-only run skips the canonical values: customers, merges, rejections, quality
+    and coverage are exactly those of a run that computes them."""
+    from customer_sync.transform import CustomerDataProcessor
+    from tests.test_data_processor import AS_OF
+
+    full = CustomerDataProcessor(as_of=AS_OF).process_customers(records)
+    lean = CustomerDataProcessor(as_of=AS_OF, canonical=False).process_customers(records)
+    assert lean.canonical is None
+    assert lean.frame.equals(full.frame)
+    assert (lean.merges, lean.rejected, lean.counts) == (full.merges, full.rejected, full.counts)
+    assert lean.quality_details() == full.quality_details()
+    assert lean.field_coverage() == full.field_coverage()
