@@ -206,7 +206,7 @@ class AdaptiveRateLimiter:
     def _cut(self, ticket: SendTicket, retry_after: float | None) -> None:
         """A 429 without usable headers: cut the CUBIC curve, once per round trip."""
         now = self._clock()
-        if ticket.sent_at < self._cut_at:
+        if ticket.sent_at <= self._cut_at:
             return  # sent before the last cut: the same congestion, already answered
         if self._cubic is not None:
             current = self._cubic.rate(now)

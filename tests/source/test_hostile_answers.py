@@ -3,9 +3,13 @@ hostile bodies (too large, compressed bombs, trickles), and messages naming the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -14,13 +18,14 @@ from customer_sync.errors import FatalAPIError, IncompleteSyncError, RetryBudget
 from customer_sync.logs import log_hook
 from customer_sync.models import Event
 from customer_sync.source import fetcher
-from customer_sync.source.fetcher import connect_failure_kind, stall_limit
+from customer_sync.source.fetcher import connect_failure_kind, hedge_delay, stall_limit
 from customer_sync.source.page_store import InMemoryPageStore
 from tests.source.test_rate_control import sim
 from tests.test_api_client import FakeAPI, people
 
 from ..chaos_support import FakeTime
 from ..support import make_client
+from ..virtual_time import VirtualTimeLoop
 
 
 # -- page size ---------------------------------------------------------------------------------
@@ -176,29 +181,86 @@ def test_stall_limit(times: list[float], limit: float | None) -> None:
     assert stall_limit(times, 30.0) == (None if limit is None else pytest.approx(limit))
 
 
-def test_a_stalled_answer_is_given_up_early_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once answers are timed, one that hangs is cut at the stall limit, logged, retried."""
-    import asyncio
-
-    monkeypatch.setattr(fetcher, "STALL_FLOOR", 0.05)  # 50 ms of real waiting, not 2 s
+def _hanging_api(hang: set[int]) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """200 people, 6 a page; the first request for each page in ``hang`` never answers."""
     served = FakeAPI(people(200))
     hung: set[int] = set()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"])
-        if page == 30 and page not in hung:
+        if page in hang and page not in hung:
             hung.add(page)
             await asyncio.Event().wait()  # accepted, and nothing ever sent
         return served(request)
 
-    fake = FakeTime()
-    client = make_client(
-        "http://sim.test/api", transport=httpx.MockTransport(handler), sleep=fake.sleep,
-        clock=fake.monotonic, per_page=6, concurrency=1, read_timeout=30.0,
-    )
-    assert len(client.fetch_all_customers()) == 200
-    assert client.stats.retries == {"stalled": 1}
+    return handler
 
+
+def test_a_stalled_answer_is_given_up_early_and_retried() -> None:
+    """Once answers are timed, one that hangs is cut at the 2 s stall limit (not the 30 s
+    read timeout), logged, and retried; on virtual time, so nothing really waits."""
+    loop = VirtualTimeLoop()
+    events: list[Event] = []
+    client = make_client(
+        "http://sim.test/api", transport=httpx.MockTransport(_hanging_api({30})),
+        sleep=asyncio.sleep, clock=loop.time, hook=events.append, per_page=6,
+        concurrency=1, read_timeout=30.0, jitter=0.0,
+    )
+    assert len(loop.run(client.afetch_all_customers())) == 200
+    assert client.stats.retries == {"stalled": 1}
+    assert client.stats.hedged == 0  # one connection: no room for a twin
+    (timeout,) = [e for e in events if e.name == "request_timeout"]
+    assert timeout.at == pytest.approx(fetcher.STALL_FLOOR)
+    assert loop.time() == pytest.approx(fetcher.STALL_FLOOR)  # the wait for it counted
+
+
+def test_a_slow_answer_gets_a_twin_and_the_first_answer_wins() -> None:
+    """A request still unanswered after the hedge delay is sent again; the twin's answer
+    is used and the hung one cancelled: the stall costs 0.5 s and no retry."""
+    loop = VirtualTimeLoop()
+    events: list[Event] = []
+    client = make_client(
+        "http://sim.test/api", transport=httpx.MockTransport(_hanging_api({12, 30})),
+        sleep=asyncio.sleep, clock=loop.time, hook=events.append, per_page=6,
+        concurrency=4, read_timeout=30.0,
+    )
+    assert len(loop.run(client.afetch_all_customers())) == 200
+    assert client.stats.hedged == 2
+    assert client.stats.retries == {}
+    assert client.stats.requests == 34 + 2
+    hedged = [e for e in events if e.name == "request_hedged"]
+    assert [(e.fields["page"], e.fields["after"]) for e in hedged] == [
+        (12, fetcher.HEDGE_FLOOR), (30, fetcher.HEDGE_FLOOR)
+    ]
+    assert loop.time() == pytest.approx(fetcher.HEDGE_FLOOR)  # both hung at the start
+
+
+@pytest.mark.parametrize(
+    ("times", "delay"),
+    [
+        ([0.01] * 4, None),  # too few answers timed yet
+        ([0.01] * 5, 0.5),  # fast answers: the floor
+        ([0.5] * 40, 1.5),  # 3 x the 95th percentile
+        ([20.0] * 40, 30.0),  # never beyond the read timeout
+    ],
+)
+def test_hedge_delay(times: list[float], delay: float | None) -> None:
+    """A twin goes out after 3x the usual answer time, within [0.5 s, read_timeout]."""
+    assert hedge_delay(times, 30.0) == (None if delay is None else pytest.approx(delay))
+
+
+def test_a_page_failing_alone_waits_the_base_while_the_server_answers_others() -> None:
+    """Three 503s on page 7 while every other page is fine: 1, 1, 1 s, not 1, 2, 4."""
+    calls: Counter[int] = Counter()
+
+    def tweak(page: int, body: dict[str, Any]) -> httpx.Response | None:
+        calls[page] += 1
+        return httpx.Response(503) if page == 7 and calls[page] <= 3 else None
+
+    client, fake, _ = FakeAPI(people(60), tweak=tweak).client(concurrency=1)
+    assert len(client.fetch_all_customers()) == 60
+    assert client.stats.retries == {"http_503": 3}
+    assert fake.sleeps == [1.0, 1.0, 1.0]
 
 
 # -- messages ----------------------------------------------------------------------------------
