@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 import ssl
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,7 +22,7 @@ from customer_sync.source import fetcher
 from customer_sync.source.fetcher import connect_failure_kind, hedge_delay, stall_limit
 from customer_sync.source.page_store import InMemoryPageStore
 from tests.source.test_rate_control import sim
-from tests.test_api_client import FakeAPI, people
+from tests.test_api_client import FakeAPI, idle_snapshot, loopback, loopback_client, people
 
 from ..chaos_support import FakeTime
 from ..support import make_client
@@ -155,6 +156,22 @@ def test_a_trickling_body_fails_like_a_timeout_and_is_retried() -> None:
     assert stats.retries == {"deadline": 1}
     (timeout,) = api.named("request_timeout")
     assert "60 s request deadline" in timeout["error"]
+
+
+def test_headers_one_line_at_a_time_fail_like_a_timeout_under_the_request_deadline() -> None:
+    """On loopback, header lines 4 s apart (each within the 5 s read timeout) never end
+    an attempt by themselves; the 0.2 s request deadline does, and the retry gets the page.
+    (The only real waiting in this test: the 0.2 s deadline.)"""
+    with loopback(customers=12, slow_headers_seconds=40.0, hostile_attempts=1) as server:
+        client = loopback_client(server, request_deadline=0.2, read_timeout=5.0)
+        started = time.monotonic()
+        records = client.fetch_all_customers()
+        spent = time.monotonic() - started
+        served = idle_snapshot(server)
+    assert len(records) == 12
+    assert client.stats.retries == {"deadline": 1}
+    assert spent < 2.0  # the deadline, not the 40 s of headers nor a read timeout
+    assert served["requests"] == 2  # the one page, twice
 
 
 def test_a_body_that_always_trickles_ends_in_one_clear_line() -> None:
