@@ -167,6 +167,7 @@ class PageFetcher:
         self._clock = clock or limiter.clock
         self._summary = _RetrySummary()
         self._answer_times: deque[float] = deque(maxlen=200)
+        self._timed = asyncio.Event()  # set once STALL_SAMPLES answers are timed
         self._waiting: dict[object, tuple[asyncio.Timeout, float]] = {}
         self._outcomes: deque[bool] = deque(maxlen=HEALTH_WINDOW)  # good answer or not
 
@@ -304,10 +305,17 @@ class PageFetcher:
             on_wire = asyncio.ensure_future(sent.wait())
             await asyncio.wait([first, on_wire], return_when=asyncio.FIRST_COMPLETED)
             on_wire.cancel()
+            loop = asyncio.get_running_loop()
+            went_out = loop.time()
+            if self._hedge_delay() is None:  # not known yet: it may be, while this waits
+                known = asyncio.ensure_future(self._timed.wait())
+                await asyncio.wait([first, known], return_when=asyncio.FIRST_COMPLETED)
+                known.cancel()
             delay = self._hedge_delay()
             if first.done() or delay is None:
                 return await first
-            done, _ = await asyncio.wait([first], timeout=delay)
+            left = max(0.0, went_out + delay - loop.time())
+            done, _ = await asyncio.wait([first], timeout=left)
             if done or not self._may_hedge():
                 return await first
             self._stats.hedged += 1
@@ -399,6 +407,8 @@ class PageFetcher:
         finally:
             self._waiting.pop(key, None)
         self._answer_times.append(loop.time() - began)
+        if len(self._answer_times) >= STALL_SAMPLES:
+            self._timed.set()
         self._tighten(deadline)
         return answer
 
