@@ -841,6 +841,28 @@ def test_adapts_to_the_server_rate_limit_with_few_429s(
     assert loop.time() <= 40 / rate * slowest
 
 
+def test_a_rewalk_asks_for_every_page_beside_page_1() -> None:
+    """A hard-drift re-walk knows the page count from the pass before: pages 2..N go out
+    beside page 1, so a page 1 failing in the re-walk does not hold the pass up."""
+    calls: Counter[int] = Counter()
+
+    def tweak(page: int, body: dict[str, Any]) -> httpx.Response | dict[str, Any] | None:
+        calls[page] += 1
+        if page == 2 and calls[page] == 1:
+            return {**body, "total": body["total"] + 1}  # totals changed: a hard signal
+        if page == 1 and calls[page] == 2:
+            return httpx.Response(503)  # the re-walk's page 1 fails once
+        return None
+
+    api = FakeAPI(people(60), tweak=tweak)
+    client, _, _ = api.client(concurrency=4)
+    assert len(client.fetch_all_customers()) == 120
+    rewalk = [int(r.url.params["page"]) for r in api.requests[10:]]
+    assert rewalk[:4] == [1, 2, 3, 4]  # beside page 1, not after it
+    assert sorted(rewalk) == [1, 1, *range(2, 11)]
+    assert client.stats.retries == {"http_503": 1}
+
+
 # -- cache ----------------------------------------------------------------------------------
 def test_second_run_with_the_cache_revalidates_and_serves_from_cache(tmp_path: Path) -> None:
     """A re-run over unchanged data sends If-None-Match, gets 304s and uses the cache."""
