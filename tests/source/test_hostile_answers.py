@@ -391,3 +391,30 @@ def test_drift_suspicions_and_rechecks_log_at_warning() -> None:
     ]
 
 
+
+
+# -- through the pipeline's filter wrapper -----------------------------------------------------
+def test_the_filter_wrapper_passes_the_optional_paging_features_on() -> None:
+    """The pipeline wraps every paginator (updated_since, server time): inflated totals,
+    the page-size fallback and the re-walk plan still work through it, filtered too."""
+    from datetime import UTC, datetime
+
+    from customer_sync.incremental import FilteredPaginator, ServerTime
+    from customer_sync.rules import BusinessRules
+    from customer_sync.source.pagination import PageNumberPaginator, PageSize, ReceivedPage
+
+    watch = ServerTime("updated_at", None, datetime(2026, 1, 1, tzinfo=UTC), BusinessRules())
+    inner = PageNumberPaginator(per_page=PageSize("auto", 100), max_pages=1000)
+    wrapped = FilteredPaginator(inner, param="updated_since", since="2026-01-01", watch=watch)
+    retry = wrapped.refused(1, 400)
+    assert retry is not None
+    assert dict(retry.params) == {"page": "1", "updated_since": "2026-01-01"}
+    planned = wrapped.expect(3)
+    assert [(r.number, r.params.get("updated_since")) for r in planned] == [
+        (2, "2026-01-01"), (3, "2026-01-01")
+    ]
+    assert not wrapped.finished
+    body = {"page": 1, "total": 0, "total_pages": 99_999, "data": []}
+    wrapped.advance(ReceivedPage(wrapped.first(), body, [], 0, 99_999))
+    assert wrapped.finished
+    assert wrapped.stopped_early is not None
