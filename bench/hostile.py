@@ -49,7 +49,8 @@ SETUP = (
     "pipeline exports every pass it is given: the customers deleted during the sync were "
     "fetched by the first pass, and the clean second pass that shows them gone does not "
     "take them out of the output (not the client's doing; it returns every record it "
-    "received)."
+    "received). A *missing* customer is one merged (same email) into such a deleted one: "
+    "seed 5's customer 374 survives as the deleted 86."
 )
 
 
@@ -155,6 +156,7 @@ def run_seed(seed: int, workdir: Path, customers: int = 3000) -> HostileRun:
             return HostileRun(seed, False, proc.wall_seconds, load=load, note=proc.tail())
         document = json.loads(output.read_text(encoding="utf-8"))
         server_now = final_records(sim.base_url)
+    (workdir / "server_records.json").write_text(json.dumps(server_now), encoding="utf-8")
     meta = document["metadata"]
     stats = meta.get("run_stats") or {}
     accounting = meta.get("accounting") or {}
@@ -166,9 +168,13 @@ def run_seed(seed: int, workdir: Path, customers: int = 3000) -> HostileRun:
     balanced = None not in (fetched, exported, merged, rejected) and (
         exported + merged + rejected == fetched
     )
-    expected = sorted(map(_key, _expected(server_now, meta["as_of"])))
-    got = sorted(map(_key, document["customers"]))
-    missing, extra = len(set(expected) - set(got)), len(set(got) - set(expected))
+    wanted = {c["customer_id"]: _key(c) for c in _expected(server_now, meta["as_of"])}
+    exported_by_id = {c["customer_id"]: _key(c) for c in document["customers"]}
+    expected, got = sorted(wanted.values()), sorted(exported_by_id.values())
+    missing = len(wanted.keys() - exported_by_id.keys())
+    extra = len(exported_by_id.keys() - wanted.keys())
+    both = wanted.keys() & exported_by_id.keys()
+    changed = sum(1 for i in both if wanted[i] != exported_by_id[i])
     return HostileRun(
         seed=seed,
         ok=True,
@@ -185,7 +191,9 @@ def run_seed(seed: int, workdir: Path, customers: int = 3000) -> HostileRun:
         balanced=bool(balanced),
         matches_server=expected == got,
         load=load,
-        note="" if expected == got else f"{missing} missing, {extra} not on the server",
+        note=""
+        if expected == got
+        else f"{missing} missing, {extra} not on the server, {changed} differ",
     )
 
 
