@@ -10,6 +10,7 @@ Examples::
     python -m bench --scenario b --customers 100000
     python -m bench --smoke                     # seconds; what CI runs
     python -m bench --scenario e                # incremental vs full (issue 14) only
+    python -m bench --scenario hostile          # issue 11's hostile run, seeds 1-10
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 
 from .config import BenchConfig, build_config
 from .contenders import Contender, DltRestApi, NaiveBaseline, OurPipeline, setup_dlt_venv
+from .hostile import hostile_section, seed_list
 from .incremental import IncrementalParams, render_incremental, run_incremental
 from .limits import run_header_less, run_page_size
 from .machine import describe_machine
@@ -58,8 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--scenario", choices=("a", "b", "c", "d", "e", "destinations", "all"), default="all",
-        help="destinations: only scenario B's rows of 1M customers into each destination",
+        "--scenario",
+        choices=("a", "b", "c", "d", "e", "destinations", "hostile", "all"),
+        default="all",
+        help="destinations: only scenario B's rows of 1M customers into each destination; "
+        "hostile: issue 11's hostile run seed by seed (not part of all)",
     )
     parser.add_argument(
         "--customers",
@@ -90,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output", type=Path, help="markdown file (default bench/results.md)")
     parser.add_argument("--seed", type=int, help="dataset and fault seed (default 7)")
+    parser.add_argument(
+        "--seeds", type=seed_list, default=seed_list("1-10"), help="hostile: seeds, e.g. 1-5,11"
+    )
     parser.add_argument("--dlt-venv", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--simulator-module", help=argparse.SUPPRESS)
     return parser
@@ -184,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     if config.scenario == "e":
         return _scenario_e(config, args, command.strip())
+    if config.scenario == "hostile":
+        return _scenario_hostile(config, args, command.strip())
     try:
         report = run(config, command.strip())
     except SimulatorError as exc:
@@ -231,6 +241,37 @@ def _scenario_e(config: BenchConfig, args: argparse.Namespace, command: str) -> 
     config.output.write_text(text, encoding="utf-8")
     _log(f"wrote {config.output}")
     return 0
+
+
+def _scenario_hostile(config: BenchConfig, args: argparse.Namespace, command: str) -> int:
+    """The hostile run: its section replaces the one in the results file (or goes before
+    Scenario E, or at the end)."""
+    try:
+        section, ok = hostile_section(args.seeds, log=_log)
+    except SimulatorError as exc:
+        _log(f"simulator: {exc}")
+        return 2
+    section += f"\n_Hostile run: `{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}._\n"
+    print(section)
+    previous = config.output.read_text(encoding="utf-8") if config.output.exists() else ""
+    config.output.parent.mkdir(parents=True, exist_ok=True)
+    config.output.write_text(replace_section(previous, section), encoding="utf-8")
+    _log(f"wrote {config.output}")
+    return 0 if ok else 1
+
+
+def replace_section(text: str, section: str) -> str:
+    """``text`` with its ``## `` section of the same title replaced by ``section``; a new
+    one goes before ``## Scenario E`` (kept last by its own runs), or at the end."""
+    title = section.split("\n", 1)[0]
+    head, found, tail = text.partition(title)
+    if found:
+        _, sep, rest = tail.partition("\n## ")
+        return head + section.rstrip("\n") + "\n" + ("\n## " + rest if sep else "")
+    head, found, tail = text.partition("## Scenario E")
+    if found:
+        return head + section.rstrip("\n") + "\n\n" + found + tail
+    return (text.rstrip("\n") + "\n\n" if text.strip() else "") + section
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ class SimSpec:
     fault_kinds: str = "5xx"
     rate_limit_headers: str = "x"  # x, ietf, structured, none (429s with only Retry-After)
     now: datetime = DATA_NOW
+    drift: str = "none"  # none, insert, delete: rows change while clients page
+    drift_max_events: int | None = None
 
     def argv(self) -> list[str]:
         args = [
@@ -81,6 +83,10 @@ class SimSpec:
             "--rate-limit-headers",
             self.rate_limit_headers,
         ]
+        if self.drift != "none":
+            args += ["--drift", self.drift]
+            if self.drift_max_events is not None:
+                args += ["--drift-max-events", str(self.drift_max_events)]
         return args
 
 

@@ -165,7 +165,11 @@ class ClientSettings(BaseModel):
         1.0, API, "First backoff wait, seconds.", ge=0, allow_inf_nan=False
     )
     backoff_factor: float = _f(
-        2.0, API, "Backoff growth per retry.", ge=1, allow_inf_nan=False
+        2.0,
+        API,
+        "Backoff growth per retry, while the server looks in trouble.",
+        ge=1,
+        allow_inf_nan=False,
     )
     backoff_max: float = _f(30.0, API, "Longest backoff wait, seconds.", ge=0, allow_inf_nan=False)
     jitter: float = _f(

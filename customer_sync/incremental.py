@@ -200,6 +200,27 @@ class FilteredPaginator:
     def advance(self, page: ReceivedPage) -> list[PageRequest]:
         return [self._add(r) for r in self._inner.advance(page)]
 
+    # The inner strategy's optional features (see customer_sync/source/sync.py), its
+    # requests filtered too: inflated totals end a pass, a refused page size falls back,
+    # a re-walk plans every page at once.
+    @property
+    def finished(self) -> bool:
+        return bool(getattr(self._inner, "finished", False))
+
+    @property
+    def stopped_early(self) -> str | None:
+        note = getattr(self._inner, "stopped_early", None)
+        return note if isinstance(note, str) else None
+
+    def refused(self, page: int, status: int | None) -> PageRequest | None:
+        refused = getattr(self._inner, "refused", None)
+        retry = refused(page, status) if callable(refused) else None
+        return self._add(retry) if isinstance(retry, PageRequest) else None
+
+    def expect(self, total_pages: int) -> list[PageRequest]:
+        expect = getattr(self._inner, "expect", None)
+        return [self._add(r) for r in expect(total_pages)] if callable(expect) else []
+
 
 # -- the snapshot: extracted columns, one row per customer id ----------------------------
 #: The key of a snapshot's rows. A snapshot frame has the columns of the transform's

@@ -257,6 +257,7 @@ class RunStats:
     drift_detected: bool = False
     drift_events: list[str] = field(default_factory=list)
     refetched_pages: int = 0
+    hedged: int = 0  # requests sent twice because the first was slow to answer
     reported_total: int | None = None
     reported_total_pages: int | None = None
     per_page: int | None = None  # the page size the API granted
@@ -279,6 +280,7 @@ class RunStats:
             "drift_detected": self.drift_detected,
             "drift_events": list(self.drift_events),
             "refetched_pages": self.refetched_pages,
+            "hedged": self.hedged,
             "reported_total": self.reported_total,
             "reported_total_pages": self.reported_total_pages,
             "per_page": self.per_page,

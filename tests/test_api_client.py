@@ -40,6 +40,7 @@ from src.models import Event, Page
 
 from .chaos_support import FakeTime
 from .support import make_client
+from .virtual_time import VirtualTimeLoop
 
 BASE = "http://sim.test/api"
 NOW = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
@@ -542,7 +543,10 @@ def test_right_api_key_is_sent_and_accepted() -> None:
     ],
 )
 def test_bad_body_is_retried_then_fails_naming_the_page(body: Any, cause: str) -> None:
-    """A 200 without a ``data`` list is retried, then fails with the page and the cause."""
+    """A 200 without a ``data`` list is retried, then fails with the page and the cause.
+
+    A garbled body says nothing about the server's load: the waits stay at the base.
+    """
 
     def tweak(page: int, good: dict[str, Any]) -> httpx.Response:
         if isinstance(body, str):
@@ -555,7 +559,7 @@ def test_bad_body_is_retried_then_fails_naming_the_page(body: Any, cause: str) -
         client.fetch_all_customers()
     assert caught.value.causes == {cause: 4}
     assert len(api.requests) == 4
-    assert fake.sleeps == [1.0, 2.0, 4.0]
+    assert fake.sleeps == [1.0, 1.0, 1.0]
 
 
 # -- pagination -----------------------------------------------------------------------------
@@ -797,21 +801,66 @@ def test_client_rate_limit_paces_requests() -> None:
     [
         (5.0, 3, 1.2, 3),
         (10.0, 5, 1.2, 3),
-        # A burst of 1 shows no usable Remaining: the CUBIC curve probes, and each probe
-        # above the limit costs one 429 (about one per cycle of hold + K seconds).
-        (2.0, 1, 2.2, 25),
+        # A burst of 1 shows no usable Remaining (always 0): the CUBIC curve finds the
+        # rate by probing. Two 429s are unavoidable (pages 2 and 3 go out together right
+        # after page 1 took the only token), then each probe above 2 req/s costs one
+        # (about one per hold + K, 2.5 s here). On FakeTime this case needed 25 429s and
+        # 2.2x: its sleeps add up and its clock moves while a request is on its way.
+        (2.0, 1, 1.35, 18),
     ],
 )
 def test_adapts_to_the_server_rate_limit_with_few_429s(
     rate: float, burst: int, slowest: float, most_429s: int
 ) -> None:
-    """Against a server limited to R req/s the client learns R: few 429s, close to R."""
-    sim = make_sim(customers=240, rate_limit=rate, burst=burst)
-    records, stats = sim.fetch(per_page=6, concurrency=2)
+    """Against a server limited to R req/s the client learns R: few 429s, close to R.
+
+    On virtual time: client and simulator share an event loop whose clock jumps to the
+    next timer, so requests meet the server's bucket when they would in real time.
+    """
+    loop = VirtualTimeLoop()
+    events: list[Event] = []
+
+    def wall() -> float:
+        return NOW.timestamp() + loop.time()
+
+    app = create_app(
+        SimulatorConfig(
+            customers=240, rate_limit=rate, burst=burst, fault_rate=0.0, now=NOW,
+            clock=loop.time, wall_clock=wall, sleep=asyncio.sleep,
+        )
+    )
+    client = make_client(
+        BASE, transport=httpx.ASGITransport(app=app), sleep=asyncio.sleep, clock=loop.time,
+        wall_clock=wall, random=random.Random(7), hook=events.append, jitter=0.0,
+        per_page=6, concurrency=2,
+    )
+    records = loop.run(client.afetch_all_customers())
     assert len(records) == 240
-    assert stats.rate_limited <= most_429s
-    assert sim.named("rate_limit_adapting")
-    assert sim.time.now <= 40 / rate * slowest
+    assert client.stats.rate_limited <= most_429s
+    assert any(e.name == "rate_limit_adapting" for e in events)
+    assert loop.time() <= 40 / rate * slowest
+
+
+def test_a_rewalk_asks_for_every_page_beside_page_1() -> None:
+    """A hard-drift re-walk knows the page count from the pass before: pages 2..N go out
+    beside page 1, so a page 1 failing in the re-walk does not hold the pass up."""
+    calls: Counter[int] = Counter()
+
+    def tweak(page: int, body: dict[str, Any]) -> httpx.Response | dict[str, Any] | None:
+        calls[page] += 1
+        if page == 2 and calls[page] == 1:
+            return {**body, "total": body["total"] + 1}  # totals changed: a hard signal
+        if page == 1 and calls[page] == 2:
+            return httpx.Response(503)  # the re-walk's page 1 fails once
+        return None
+
+    api = FakeAPI(people(60), tweak=tweak)
+    client, _, _ = api.client(concurrency=4)
+    assert len(client.fetch_all_customers()) == 120
+    rewalk = [int(r.url.params["page"]) for r in api.requests[10:]]
+    assert rewalk[:4] == [1, 2, 3, 4]  # beside page 1, not after it
+    assert sorted(rewalk) == [1, 1, *range(2, 11)]
+    assert client.stats.retries == {"http_503": 1}
 
 
 # -- cache ----------------------------------------------------------------------------------

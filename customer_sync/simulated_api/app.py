@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from .bodies import hostile_response
+from .bodies import SlowHeaders, hostile_response
 from .changes import ChangeError, cursor_micros
 from .conditional import etag_for, if_none_match
 from .config import SimulatorConfig
@@ -160,6 +160,9 @@ def create_app(config: SimulatorConfig | None = None) -> SimulatorApp:
         if rendered is None:
             return _json(404, {}, headers)
         body, count = rendered
+        if hostile and config.slow_headers_seconds > 0:
+            sim.stats.records_served(count)
+            return SlowHeaders(body, headers, seconds=config.slow_headers_seconds, sleep=sim.sleep)
         if hostile:
             sim.stats.records_served(count)
             return hostile_response(

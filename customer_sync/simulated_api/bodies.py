@@ -6,17 +6,26 @@
   this is a "bomb": a 1 GiB body costs about 1 MiB on the wire.
 * **Slow**: the body trickles out in small pieces over ``slow_body_seconds`` (through
   the simulator's injectable ``sleep``).
+* **Slow headers** (:class:`SlowHeaders`): the status line and each header line go out
+  one at a time over ``slow_headers_seconds``, then the body, written straight to the
+  connection's transport (ASGI sends all headers in one message). Each line comes well
+  within a per-read timeout; only a deadline on the whole answer stops it. Without a
+  socket (in-process transports) the answer comes whole after that many seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["hostile_response"]
+from .responses import RAW_RECEIVE, transport_of, wait_for_disconnect
+
+__all__ = ["SlowHeaders", "hostile_response"]
 
 _PIECE: Final = 1 << 20
 _SLOW_PIECES: Final = 64
@@ -69,3 +78,43 @@ def hostile_response(
         stream = _gzipped(stream)
         headers = {**headers, "content-encoding": "gzip"}
     return StreamingResponse(stream, headers=headers, media_type="application/json")
+
+
+class SlowHeaders(Response):
+    """A 200 whose status and header lines trickle out over ``seconds``, then the body."""
+
+    def __init__(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        seconds: float,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        super().__init__(body, headers=headers, media_type="application/json")
+        self.seconds = seconds
+        self.sleep = sleep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        transport = transport_of(scope)
+        if transport is None:  # no socket to trickle on: the wait, then the whole answer
+            await self.sleep(self.seconds)
+            await super().__call__(scope, receive, send)
+            return
+        lines = [b"HTTP/1.1 200 OK"]
+        lines += [name + b": " + value for name, value in self.raw_headers]
+        lines.append(b"connection: close")
+        gone = asyncio.ensure_future(wait_for_disconnect(scope.get(RAW_RECEIVE, receive)))
+        try:
+            for line in lines:
+                transport.write(line + b"\r\n")
+                pause = asyncio.ensure_future(self.sleep(self.seconds / len(lines)))
+                await asyncio.wait([pause, gone], return_when=asyncio.FIRST_COMPLETED)
+                if gone.done():  # the client gave up: stop at once
+                    pause.cancel()
+                    return
+            transport.write(b"\r\n" + self.body)
+            transport.close()
+            await gone
+        finally:
+            gone.cancel()

@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--slow-body-seconds", type=float, default=0.0, help="trickle each body over N s (0)"
     )
     bodies.add_argument(
+        "--slow-headers-seconds",
+        type=float,
+        default=0.0,
+        help="send the status and header lines one at a time over N s (0)",
+    )
+    bodies.add_argument(
         "--hostile-attempts",
         type=int,
         default=None,
@@ -198,6 +204,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Si
         body_padding_bytes=args.body_padding_bytes,
         gzip_bodies=args.gzip_bodies,
         slow_body_seconds=args.slow_body_seconds,
+        slow_headers_seconds=args.slow_headers_seconds,
         hostile_attempts=args.hostile_attempts,
         rate_limit_headers=args.rate_limit_headers,
         fault_rate=args.fault_rate,

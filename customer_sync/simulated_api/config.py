@@ -87,11 +87,13 @@ class SimulatorConfig:
     over_max_per_page: OverMaxMode = "cap"
     claimed_total_pages: int | None = None  # inflated totals: report this many pages
     # hostile bodies (list pages): padded with whitespace to this many extra bytes,
-    # gzip-compressed, or trickled over this many seconds; only for the first
-    # ``hostile_attempts`` requests of each page when set
+    # gzip-compressed, or trickled over this many seconds; or the status line and header
+    # lines sent one at a time over ``slow_headers_seconds`` (then the plain body); only
+    # for the first ``hostile_attempts`` requests of each page when set
     body_padding_bytes: int = 0
     gzip_bodies: bool = False
     slow_body_seconds: float = 0.0
+    slow_headers_seconds: float = 0.0
     hostile_attempts: int | None = None
     # faults
     fault_rate: float = 0.2
@@ -192,6 +194,10 @@ class SimulatorConfig:
             "slow_body_seconds must be >= 0",
         )
         _check(
+            math.isfinite(self.slow_headers_seconds) and self.slow_headers_seconds >= 0,
+            "slow_headers_seconds must be >= 0",
+        )
+        _check(
             self.hostile_attempts is None or self.hostile_attempts >= 1,
             "hostile_attempts must be >= 1 (or None for every request)",
         )
@@ -225,7 +231,12 @@ class SimulatorConfig:
 
     @property
     def hostile_bodies(self) -> bool:
-        return bool(self.body_padding_bytes or self.gzip_bodies or self.slow_body_seconds)
+        return bool(
+            self.body_padding_bytes
+            or self.gzip_bodies
+            or self.slow_body_seconds
+            or self.slow_headers_seconds
+        )
 
     @property
     def faults_enabled(self) -> bool:

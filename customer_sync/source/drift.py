@@ -95,6 +95,17 @@ class PassLedger:
                 return seen
         return None
 
+    @property
+    def expected_pages(self) -> int | None:
+        """The pages a re-walk can plan at once: ``total_pages`` as the pass last saw it (a
+        later page's, when it changed), but no further than the last page that held records
+        (a server claiming 99,999 pages of nothing was not walked that far)."""
+        latest = self._last_totals[1] if self._last_totals is not None else self.first_total_pages
+        filled = [n for n, (head, _, _) in self._edges.items() if head]
+        if latest is None or not filled:
+            return None
+        return min(latest, max(filled))
+
     def signals(self) -> list[Signal]:
         found: list[Signal] = []
         total = self.first_total

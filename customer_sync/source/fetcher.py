@@ -5,8 +5,9 @@ JSON, or has no ``data`` list, is retried like a 503. Only the causes named in
 :mod:`.retry` are retried; everything else raises at once.
 
 * Errors (5xx, 408, timeouts, resets, bad bodies) spend the page's ``max_retries``
-  budget, waiting ``backoff_base * backoff_factor ** (n - 1)`` (capped, jittered), or
-  the server's ``Retry-After`` when it sent a valid one.
+  budget, waiting ``backoff_base * backoff_factor ** (n - 1)`` (capped, jittered) while
+  the server looks in trouble, ``backoff_base`` while it answers the other pages fine,
+  or the server's ``Retry-After`` when it sent a valid one.
 * 429s spend the run's ``rate_limit_wait_budget`` instead (the sum of the 429 waits of
   all pages): the wait is ``Retry-After`` (capped at ``retry_after_cap``) or, without a
   usable header, the backoff. The limiter (:mod:`.ratelimit`) adapts the pace of the
@@ -19,6 +20,9 @@ JSON, or has no ``data`` list, is retried like a 503. Only the causes named in
   page and the cap. One request, headers and body, must end within
   ``request_deadline`` seconds (on top of the per-read ``read_timeout``): a trickle fails
   like a timeout, and is retried. Every timeout is an event logged at warning.
+* Slow answers: a request still unanswered well past the usual answer time gets a twin
+  (hedging); the first of the two to end wins. One unanswered far longer is given up
+  as stalled and retried (see :data:`HEDGE_FACTOR` and :data:`STALL_FACTOR`).
 * Logs: each retry is a debug event; a ``retry_summary`` event (warning) sums them up at
   most every :data:`SUMMARY_EVERY` seconds (pages retrying, causes, waits).
 """
@@ -60,7 +64,7 @@ from .retry import (
 )
 from .settings import ClientSettings
 
-__all__ = ["MAX_429_PER_PAGE", "FetchedPage", "PageFetcher", "stall_limit"]
+__all__ = ["MAX_429_PER_PAGE", "FetchedPage", "PageFetcher", "hedge_delay", "stall_limit"]
 
 #: 429s in a row for one page before giving up, whatever the wait budget says
 #: (a server answering ``Retry-After: 0`` forever must not spin the client forever).
@@ -80,6 +84,30 @@ TIMEOUT_CAUSES = frozenset(
 STALL_SAMPLES = 5
 STALL_FACTOR = 10.0
 STALL_FLOOR = 2.0
+#: Hedging (Dean and Barroso, "The Tail at Scale"): once STALL_SAMPLES answers are timed,
+#: a request still unanswered HEDGE_FACTOR times their 95th percentile after it went out
+#: (at least HEDGE_FLOOR seconds) gets a twin through the same gate and limiter; the first
+#: of the two to end wins and the other is cancelled. A stalled answer then costs about
+#: HEDGE_FLOOR, while a slow one still counts if it ends first. Twins are at most
+#: HEDGE_SHARE of the requests sent, so a server that slows down as a whole is not
+#: asked everything twice. A twin takes the next free connection ahead of first attempts
+#: (it is a retry, see :mod:`.admission`); with ``concurrency`` 1 there is none to take.
+HEDGE_FACTOR = 3.0
+HEDGE_FLOOR = 0.5
+HEDGE_SHARE = 0.1
+#: Backoff grows (1, 2, 4 s) only while the server looks in trouble. Exponential backoff
+#: protects a server that is failing as a whole; one that answers its other requests fine
+#: gains nothing from a page waiting longer, and the run's tail would be that page's
+#: 1 + 2 + 4 s. In trouble: fewer than HEALTHY_SHARE of the last HEALTH_WINDOW attempts
+#: were good (once HEALTH_MIN are known); before that, the failure itself says so when it
+#: is one of OVERLOAD_CAUSES (a garbled body or a reset says nothing about load).
+HEALTH_WINDOW = 20
+HEALTH_MIN = 5
+HEALTHY_SHARE = 0.5
+OVERLOAD_CAUSES = frozenset(
+    {"connect_error", "http_408", "http_500", "http_502", "http_503", "http_504"}
+    | TIMEOUT_CAUSES
+)
 
 Emit = Callable[..., None]
 Check = Callable[[ReceivedPage], None]
@@ -139,7 +167,9 @@ class PageFetcher:
         self._clock = clock or limiter.clock
         self._summary = _RetrySummary()
         self._answer_times: deque[float] = deque(maxlen=200)
+        self._timed = asyncio.Event()  # set once STALL_SAMPLES answers are timed
         self._waiting: dict[object, tuple[asyncio.Timeout, float]] = {}
+        self._outcomes: deque[bool] = deque(maxlen=HEALTH_WINDOW)  # good answer or not
 
     def new_pass(self) -> None:
         """A new pass over the data: the limiter resumes at the best rate it learned."""
@@ -165,6 +195,7 @@ class PageFetcher:
                     wait = self._throttle_wait(exc, throttled, causes)
                 else:
                     errors += 1
+                    self._outcomes.append(False)
                     if errors > self._settings.max_retries:
                         # a connect failure names host, port and kind first
                         last = exc.message.removeprefix(f"page {page}: ")
@@ -186,6 +217,7 @@ class PageFetcher:
                 self._note_retry(page, exc.cause, wait)
                 await self._sleep(wait)
             else:
+                self._outcomes.append(True)
                 return FetchedPage(
                     fetched.received,
                     fetched.body,
@@ -217,7 +249,15 @@ class PageFetcher:
     def _error_wait(self, exc: RetriableAPIError, n: int) -> float:
         if exc.retry_after is not None:
             return min(exc.retry_after, self._settings.retry_after_cap)
-        return self._backoff(n)
+        return self._backoff(n if self.in_trouble(exc.cause) else 1)
+
+    def in_trouble(self, cause: str) -> bool:
+        """Whether the server looks in trouble after a failure of ``cause``: most recent
+        attempts failed, or (too few known) the cause is one of :data:`OVERLOAD_CAUSES`."""
+        seen = self._outcomes
+        if len(seen) >= HEALTH_MIN:
+            return sum(seen) < HEALTHY_SHARE * len(seen)
+        return cause in OVERLOAD_CAUSES
 
     def _throttle_wait(self, exc: RetriableAPIError, n: int, causes: Counter[str]) -> float:
         page = exc.page
@@ -257,6 +297,62 @@ class PageFetcher:
     async def _attempt(
         self, request: PageRequest, check: Check | None, priority: Priority, patient: bool
     ) -> FetchedPage:
+        """One attempt at a page; a twin after the hedge delay if it is still unanswered."""
+        sent = asyncio.Event()
+        first = asyncio.ensure_future(self._request(request, check, priority, patient, sent))
+        racers = [first]
+        try:
+            on_wire = asyncio.ensure_future(sent.wait())
+            await asyncio.wait([first, on_wire], return_when=asyncio.FIRST_COMPLETED)
+            on_wire.cancel()
+            loop = asyncio.get_running_loop()
+            went_out = loop.time()
+            if self._hedge_delay() is None:  # not known yet: it may be, while this waits
+                known = asyncio.ensure_future(self._timed.wait())
+                await asyncio.wait([first, known], return_when=asyncio.FIRST_COMPLETED)
+                known.cancel()
+            delay = self._hedge_delay()
+            if first.done() or delay is None:
+                return await first
+            left = max(0.0, went_out + delay - loop.time())
+            done, _ = await asyncio.wait([first], timeout=left)
+            if done or not self._may_hedge():
+                return await first
+            self._stats.hedged += 1
+            self._emit("request_hedged", page=request.number, after=round(delay, 3))
+            racers.append(
+                asyncio.ensure_future(self._request(request, check, Priority.RETRY, patient))
+            )
+            done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+            winner = first if first in done else racers[1]
+            return winner.result()
+        finally:
+            losers = [task for task in racers if not task.done()]
+            for task in losers:
+                task.cancel()
+            if losers:
+                await asyncio.gather(*losers, return_exceptions=True)
+            for task in racers:  # a loser's failure is not the page's failure
+                if task.done() and not task.cancelled():
+                    task.exception()
+
+    def _hedge_delay(self) -> float | None:
+        return hedge_delay(self._answer_times, self._settings.read_timeout)
+
+    def _may_hedge(self) -> bool:
+        """Within the hedge share, and with a second connection for the twin to use."""
+        within = self._stats.hedged < max(1.0, HEDGE_SHARE * self._stats.requests)
+        return within and self._settings.concurrency > 1
+
+    async def _request(
+        self,
+        request: PageRequest,
+        check: Check | None,
+        priority: Priority,
+        patient: bool,
+        sent: asyncio.Event | None = None,
+    ) -> FetchedPage:
+        """One HTTP request through the gate (slot and token), its answer read and judged."""
         page = request.number
         url = httpx.URL(request.url or self._endpoint)
         if request.params:
@@ -266,6 +362,8 @@ class PageFetcher:
         headers = {"If-None-Match": cached.etag} if cached is not None else {}
         async with self._gate.admit(priority) as ticket:
             self._stats.requests += 1
+            if sent is not None:
+                sent.set()
             try:
                 response, content = await self._send(
                     url, headers, page, masked, ticket, patient
@@ -309,6 +407,8 @@ class PageFetcher:
         finally:
             self._waiting.pop(key, None)
         self._answer_times.append(loop.time() - began)
+        if len(self._answer_times) >= STALL_SAMPLES:
+            self._timed.set()
         self._tighten(deadline)
         return answer
 
@@ -519,6 +619,16 @@ def stall_limit(times: Sequence[float], read_timeout: float) -> float | None:
         return None
     p95 = sorted(times)[int(0.95 * (len(times) - 1))]
     return min(read_timeout, max(STALL_FLOOR, STALL_FACTOR * p95))
+
+
+def hedge_delay(times: Sequence[float], read_timeout: float) -> float | None:
+    """Seconds after which a request still unanswered gets a twin: ``HEDGE_FACTOR`` ×
+    the 95th percentile of the answer times, at least ``HEDGE_FLOOR``, at most
+    ``read_timeout``. ``None`` until ``STALL_SAMPLES`` answers are known."""
+    if len(times) < STALL_SAMPLES:
+        return None
+    p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+    return min(read_timeout, max(HEDGE_FLOOR, HEDGE_FACTOR * p95))
 
 
 def _bytes(n: int) -> str:

@@ -143,6 +143,7 @@ class PageNumberPaginator:
         self._records = 0
         self._total: int | None = None
         self._empty = 0
+        self._awaiting_first = False  # pages planned before page 1 came back (expect)
         self.finished = False
         self.stopped_early: str | None = None
 
@@ -164,6 +165,16 @@ class PageNumberPaginator:
     def first(self) -> PageRequest:
         return self.request(1)
 
+    def expect(self, total_pages: int) -> list[PageRequest]:
+        """A re-walk that knows the size from the pass before: pages 2..``total_pages`` go
+        out beside page 1 instead of after it (a page 1 that fails no longer holds the
+        pass up), at the size the API granted. Page 1 still extends the plan; pages past
+        the end come back empty, and the pass ends only once page 1 is in."""
+        if self.size is not None and self.size.granted is not None and self.per_page is not None:
+            self.per_page = self.size.granted
+        self._awaiting_first = True
+        return self._plan_up_to(min(total_pages, self.max_pages))
+
     def check(self, page: ReceivedPage) -> None:
         echoed = page.body.get("page")
         if echoed is None:
@@ -179,6 +190,7 @@ class PageNumberPaginator:
         number = page.request.number
         self._records += len(page.records)
         if number == 1:
+            self._awaiting_first = False
             self._total = page.total
             if self.size is not None:
                 self.size.learn(page)
@@ -188,6 +200,8 @@ class PageNumberPaginator:
             return []
         self._empty += not page.records
         complete = self._total is None or self._records >= self._total
+        if self._awaiting_first:  # no total to judge by yet: walk on
+            complete = False
         if not page.records and (complete or self._empty >= EMPTY_PAGES_LIMIT):
             self.finished = True
             claimed = max(self._planned, page.total_pages or 0)

@@ -16,7 +16,10 @@
 * **Adaptation without headers** (or a server whose ``Remaining`` is always 0): a CUBIC
   curve (:mod:`.cubic`). A 429 cuts the rate to 0.7 of the rate in force; the rate then
   grows back with time. Only 429s lower it, and only once per round trip: a 429 for a
-  request sent before the last cut is an echo of the same congestion. Nothing the client
+  request sent before the last cut is an echo of the same congestion. Nor does a 429
+  that the client's rate cannot explain: one while it sends below 0.9 of the rate the
+  server served over any 2 s of the last 10 (a limiter refuses only above its rate; this
+  is a fault or a quota, and the page just waits its Retry-After). Nothing the client
   measures of its own sending lowers it, so a client holding back (few pages left,
   everyone waiting out a backoff) keeps its rate. The first cut, when no rate was in
   force yet, starts from the rate the client was sending at, measured over the last
@@ -56,6 +59,13 @@ SLOWER, STEADY, FASTER = 0.97, 1.0, 1.1
 SEND_WINDOW = 1.0
 #: The longest a 429's Retry-After keeps the CUBIC curve flat, seconds.
 MAX_HOLD = 5.0
+#: The rate the server was seen to serve: the most accepted requests sent within any
+#: SERVED_SPAN seconds of the last SERVED_WINDOW, per second. A 429 while the client
+#: sends below UNEXPLAINED of it is not the rate's doing (the server just served more):
+#: it does not cut.
+SERVED_SPAN = 2.0
+SERVED_WINDOW = 10.0
+UNEXPLAINED = 0.9
 
 
 @dataclass(slots=True)
@@ -94,6 +104,7 @@ class AdaptiveRateLimiter:
         self._cut_at = float("-inf")
         self._factor = STEADY
         self._sent: deque[SendTicket] = deque()
+        self._served: deque[float] = deque()  # sent_at of the answers that were not 429s
 
     # -- what the pacing uses -------------------------------------------------------
     @property
@@ -159,6 +170,8 @@ class AdaptiveRateLimiter:
         """Record the answer to ``ticket`` (``status=None``: no answer) and adapt."""
         ticket.done = True
         ticket.accepted = status != 429
+        if status is not None and status != 429:
+            self._served.append(ticket.sent_at)
         info = parse_rate_limit_headers(headers)
         ticket.remaining = info.remaining
         if info.limit is not None and info.limit > 0:
@@ -206,9 +219,11 @@ class AdaptiveRateLimiter:
     def _cut(self, ticket: SendTicket, retry_after: float | None) -> None:
         """A 429 without usable headers: cut the CUBIC curve, once per round trip."""
         now = self._clock()
-        if ticket.sent_at < self._cut_at:
+        if ticket.sent_at <= self._cut_at:
             return  # sent before the last cut: the same congestion, already answered
         if self._cubic is not None:
+            if self._unexplained(now):
+                return  # the server just served more than the client sends now
             current = self._cubic.rate(now)
         else:
             sending = self._sending_rate(now)
@@ -221,6 +236,27 @@ class AdaptiveRateLimiter:
         self._cubic.cut(current, now, hold=min(retry_after or 0.0, MAX_HOLD))
         self._cut_at = now
         self._changed("rate_limit_cut")
+
+    def _unexplained(self, now: float) -> bool:
+        """Whether a 429 now is not the client's rate: it sends below UNEXPLAINED of the
+        rate the server served within the last SERVED_WINDOW seconds. A rate limiter
+        refuses a client only above the rate it allows; this is a glitch, a fault or a
+        per-request quota, and the page waits its Retry-After without a cut."""
+        served = self._served
+        while served and served[0] < now - SERVED_WINDOW:
+            served.popleft()
+        peak, end = 0, 0
+        times = list(served)
+        for start, began in enumerate(times):
+            if began + SERVED_SPAN > now:
+                break  # only whole spans: a burst's first instant is no rate
+            while end < len(times) and times[end] < began + SERVED_SPAN:
+                end += 1
+            peak = max(peak, end - start)
+        if peak == 0:
+            return False
+        sending = self._sending_rate(now) or 1.0
+        return sending < UNEXPLAINED * peak / SERVED_SPAN
 
     def _sending_rate(self, now: float) -> float | None:
         """Requests/s the client sent over the last second, if it sent two or more."""

@@ -12,7 +12,9 @@ After the pass, :func:`.drift.verdict` decides: accept, re-check, or raise
   those pages. If they come back the same, the data simply holds an exact duplicate
   there, and the pass is accepted; if not, the data moved: a full re-walk follows;
 * a *hard* signal (totals changed, counts mismatch) walks every page once more, at most
-  ``max_drift_passes`` times. Pages of a re-walk are yielded too: the client returns
+  ``max_drift_passes`` times. The pass before told the page count, so a re-walk plans
+  pages 2..N beside page 1 (a paginator's optional ``expect(total_pages)``) instead of
+  waiting for page 1. Pages of a re-walk are yielded too: the client returns
   every record it received, and the processor deduplicates.
 
 Every suspicion and every re-check, with its reason, is an event logged at warning.
@@ -79,7 +81,8 @@ class SyncLoop:
             ledger = PassLedger()
             if pass_no > 0:
                 self._fetcher.new_pass()
-            async with aclosing(self._walk(pass_no, ledger)) as walk:
+            known = previous.expected_pages if previous is not None else None
+            async with aclosing(self._walk(pass_no, ledger, known)) as walk:
                 async for page in walk:
                     yield page
             self._stats.reported_total = ledger.first_total
@@ -158,9 +161,14 @@ class SyncLoop:
         if confirmed:
             self._stats.drift_detected = True
 
-    async def _walk(self, pass_no: int, ledger: PassLedger) -> AsyncGenerator[Page, None]:
+    async def _walk(
+        self, pass_no: int, ledger: PassLedger, known_pages: int | None = None
+    ) -> AsyncGenerator[Page, None]:
         paginator = self._paginator_factory()
         queue: deque[PageRequest] = deque([paginator.first()])
+        expect = getattr(paginator, "expect", None)
+        if known_pages and callable(expect):  # a re-walk: every page at once, not page 1 first
+            queue.extend(expect(known_pages))
         running: dict[asyncio.Task[FetchedPage], PageRequest] = {}
         started = False
         try:

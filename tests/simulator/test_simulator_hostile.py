@@ -1,17 +1,19 @@
 """The simulator flags that rehearse APIs unlike ours: header-less and IETF rate limits,
-refused page sizes, inflated totals, oversized, compressed and slow bodies."""
+refused page sizes, inflated totals, oversized, compressed and slow bodies, slow headers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from customer_sync.errors import ConfigError
-from customer_sync.simulated_api import create_app
+from customer_sync.simulated_api import SimulatedServer, create_app
 from customer_sync.simulated_api.cli import build_parser, config_from_args
 from customer_sync.simulated_api.paging import PagingError, parse_paging
 from tests.simulator_support import FakeClock, Sleeper, config, fetch, fetch_all
@@ -110,6 +112,52 @@ def test_slow_body_trickles_through_the_injected_sleep() -> None:
     assert sum(sleeper.calls) == pytest.approx(30.0)
 
 
+def test_slow_headers_wait_through_the_injected_sleep_in_process() -> None:
+    """Without a socket, slow_headers_seconds delays the whole answer by that many seconds."""
+    sleeper = Sleeper()
+    app = create_app(config(customers=12, slow_headers_seconds=7.5, sleep=sleeper))
+    answer = asyncio.run(fetch(app, "/api/users?page=1"))
+    assert answer.status_code == 200
+    assert len(answer.json()["data"]) == 6
+    assert sleeper.calls == [7.5]
+
+
+def test_slow_headers_send_one_line_at_a_time_on_loopback() -> None:
+    """On a socket the status line and each header line go out one per sleep, then the body.
+
+    The simulator's sleep waits for the test to release it, so each read sees exactly
+    one line: deterministic, and nothing really waits.
+    """
+    step = threading.Semaphore(0)
+    asked: list[float] = []
+
+    async def one_line_at_a_time(seconds: float) -> None:
+        asked.append(seconds)
+        await asyncio.to_thread(step.acquire)
+
+    cfg = config(customers=12, slow_headers_seconds=5.0, sleep=one_line_at_a_time)
+    with SimulatedServer(cfg) as server, socket.create_connection(
+        ("127.0.0.1", server.port), timeout=5.0
+    ) as sock:
+        sock.sendall(b"GET /api/users?page=1 HTTP/1.1\r\nhost: sim\r\n\r\n")
+        lines: list[bytes] = []
+        while not lines or lines[-1] != b"connection: close":
+            chunk = sock.recv(65536)
+            assert chunk.count(b"\r\n") == 1, chunk
+            assert chunk.endswith(b"\r\n"), chunk
+            lines.append(chunk[:-2])
+            step.release()
+        rest = b""
+        while piece := sock.recv(65536):
+            rest += piece
+    assert lines[0] == b"HTTP/1.1 200 OK"
+    assert any(line.startswith(b"content-length: ") for line in lines)
+    assert rest.startswith(b"\r\n")
+    assert len(json.loads(rest[2:])["data"]) == 6
+    assert len(asked) == len(lines)
+    assert sum(asked) == pytest.approx(5.0)
+
+
 def test_hostile_attempts_limits_the_hostile_bodies_to_the_first_requests() -> None:
     """hostile_attempts=1: the first request of a page is slow, the next one is not."""
     sleeper = Sleeper()
@@ -123,7 +171,7 @@ def test_the_new_flags_reach_the_config() -> None:
     args = build_parser().parse_args([
         "--rate-limit-headers", "none", "--over-max-per-page", "reject",
         "--claimed-total-pages", "99999", "--body-padding-bytes", "1024", "--gzip-bodies",
-        "--slow-body-seconds", "2.5", "--hostile-attempts", "1",
+        "--slow-body-seconds", "2.5", "--hostile-attempts", "1", "--slow-headers-seconds", "4",
     ])
     made = config_from_args(args, {})
     assert (made.rate_limit_headers, made.over_max_per_page, made.claimed_total_pages) == (
@@ -131,7 +179,10 @@ def test_the_new_flags_reach_the_config() -> None:
     )
     assert (made.body_padding_bytes, made.gzip_bodies, made.slow_body_seconds) == (1024, True, 2.5)
     assert made.hostile_attempts == 1
+    assert made.slow_headers_seconds == 4.0
     with pytest.raises(ConfigError):
         config(rate_limit_headers="sometimes")
     with pytest.raises(ConfigError):
         config(hostile_attempts=0)
+    with pytest.raises(ConfigError):
+        config(slow_headers_seconds=-1.0)

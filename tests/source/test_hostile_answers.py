@@ -3,9 +3,14 @@ hostile bodies (too large, compressed bombs, trickles), and messages naming the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -14,13 +19,14 @@ from customer_sync.errors import FatalAPIError, IncompleteSyncError, RetryBudget
 from customer_sync.logs import log_hook
 from customer_sync.models import Event
 from customer_sync.source import fetcher
-from customer_sync.source.fetcher import connect_failure_kind, stall_limit
+from customer_sync.source.fetcher import connect_failure_kind, hedge_delay, stall_limit
 from customer_sync.source.page_store import InMemoryPageStore
 from tests.source.test_rate_control import sim
-from tests.test_api_client import FakeAPI, people
+from tests.test_api_client import FakeAPI, idle_snapshot, loopback, loopback_client, people
 
 from ..chaos_support import FakeTime
 from ..support import make_client
+from ..virtual_time import VirtualTimeLoop
 
 
 # -- page size ---------------------------------------------------------------------------------
@@ -152,6 +158,22 @@ def test_a_trickling_body_fails_like_a_timeout_and_is_retried() -> None:
     assert "60 s request deadline" in timeout["error"]
 
 
+def test_headers_one_line_at_a_time_fail_like_a_timeout_under_the_request_deadline() -> None:
+    """On loopback, header lines 4 s apart (each within the 5 s read timeout) never end
+    an attempt by themselves; the 0.2 s request deadline does, and the retry gets the page.
+    (The only real waiting in this test: the 0.2 s deadline.)"""
+    with loopback(customers=12, slow_headers_seconds=40.0, hostile_attempts=1) as server:
+        client = loopback_client(server, request_deadline=0.2, read_timeout=5.0)
+        started = time.monotonic()
+        records = client.fetch_all_customers()
+        spent = time.monotonic() - started
+        served = idle_snapshot(server)
+    assert len(records) == 12
+    assert client.stats.retries == {"deadline": 1}
+    assert spent < 2.0  # the deadline, not the 40 s of headers nor a read timeout
+    assert served["requests"] == 2  # the one page, twice
+
+
 def test_a_body_that_always_trickles_ends_in_one_clear_line() -> None:
     """Every attempt too slow: the run stops after its retries, naming the deadline."""
     api = sim(customers=12, slow_body_seconds=120.0)
@@ -176,29 +198,87 @@ def test_stall_limit(times: list[float], limit: float | None) -> None:
     assert stall_limit(times, 30.0) == (None if limit is None else pytest.approx(limit))
 
 
-def test_a_stalled_answer_is_given_up_early_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once answers are timed, one that hangs is cut at the stall limit, logged, retried."""
-    import asyncio
-
-    monkeypatch.setattr(fetcher, "STALL_FLOOR", 0.05)  # 50 ms of real waiting, not 2 s
+def _hanging_api(hang: set[int]) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """200 people, 6 a page; the first request for each page in ``hang`` never answers."""
     served = FakeAPI(people(200))
     hung: set[int] = set()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"])
-        if page == 30 and page not in hung:
+        if page in hang and page not in hung:
             hung.add(page)
             await asyncio.Event().wait()  # accepted, and nothing ever sent
         return served(request)
 
-    fake = FakeTime()
-    client = make_client(
-        "http://sim.test/api", transport=httpx.MockTransport(handler), sleep=fake.sleep,
-        clock=fake.monotonic, per_page=6, concurrency=1, read_timeout=30.0,
-    )
-    assert len(client.fetch_all_customers()) == 200
-    assert client.stats.retries == {"stalled": 1}
+    return handler
 
+
+def test_a_stalled_answer_is_given_up_early_and_retried() -> None:
+    """Once answers are timed, one that hangs is cut at the 2 s stall limit (not the 30 s
+    read timeout), logged, and retried; on virtual time, so nothing really waits."""
+    loop = VirtualTimeLoop()
+    events: list[Event] = []
+    client = make_client(
+        "http://sim.test/api", transport=httpx.MockTransport(_hanging_api({30})),
+        sleep=asyncio.sleep, clock=loop.time, hook=events.append, per_page=6,
+        concurrency=1, read_timeout=30.0, jitter=0.0,
+    )
+    assert len(loop.run(client.afetch_all_customers())) == 200
+    assert client.stats.retries == {"stalled": 1}
+    assert client.stats.hedged == 0  # one connection: no room for a twin
+    (timeout,) = [e for e in events if e.name == "request_timeout"]
+    assert timeout.at == pytest.approx(fetcher.STALL_FLOOR)
+    assert loop.time() == pytest.approx(fetcher.STALL_FLOOR)  # the wait for it counted
+
+
+def test_a_slow_answer_gets_a_twin_and_the_first_answer_wins() -> None:
+    """A request still unanswered after the hedge delay is sent again; the twin's answer
+    is used and the hung one cancelled: the stall costs 0.5 s and no retry. Page 2 went
+    out before any answer was timed: it gets its twin once the delay is known."""
+    loop = VirtualTimeLoop()
+    events: list[Event] = []
+    client = make_client(
+        "http://sim.test/api", transport=httpx.MockTransport(_hanging_api({2, 30})),
+        sleep=asyncio.sleep, clock=loop.time, hook=events.append, per_page=6,
+        concurrency=4, read_timeout=30.0,
+    )
+    assert len(loop.run(client.afetch_all_customers())) == 200
+    assert client.stats.hedged == 2
+    assert client.stats.retries == {}
+    assert client.stats.requests == 34 + 2
+    hedged = [e for e in events if e.name == "request_hedged"]
+    assert [(e.fields["page"], e.fields["after"]) for e in hedged] == [
+        (2, fetcher.HEDGE_FLOOR), (30, fetcher.HEDGE_FLOOR)
+    ]
+    assert loop.time() == pytest.approx(fetcher.HEDGE_FLOOR)  # both hung at the start
+
+
+@pytest.mark.parametrize(
+    ("times", "delay"),
+    [
+        ([0.01] * 4, None),  # too few answers timed yet
+        ([0.01] * 5, 0.5),  # fast answers: the floor
+        ([0.5] * 40, 1.5),  # 3 x the 95th percentile
+        ([20.0] * 40, 30.0),  # never beyond the read timeout
+    ],
+)
+def test_hedge_delay(times: list[float], delay: float | None) -> None:
+    """A twin goes out after 3x the usual answer time, within [0.5 s, read_timeout]."""
+    assert hedge_delay(times, 30.0) == (None if delay is None else pytest.approx(delay))
+
+
+def test_a_page_failing_alone_waits_the_base_while_the_server_answers_others() -> None:
+    """Three 503s on page 7 while every other page is fine: 1, 1, 1 s, not 1, 2, 4."""
+    calls: Counter[int] = Counter()
+
+    def tweak(page: int, body: dict[str, Any]) -> httpx.Response | None:
+        calls[page] += 1
+        return httpx.Response(503) if page == 7 and calls[page] <= 3 else None
+
+    client, fake, _ = FakeAPI(people(60), tweak=tweak).client(concurrency=1)
+    assert len(client.fetch_all_customers()) == 60
+    assert client.stats.retries == {"http_503": 3}
+    assert fake.sleeps == [1.0, 1.0, 1.0]
 
 
 # -- messages ----------------------------------------------------------------------------------
@@ -311,3 +391,30 @@ def test_drift_suspicions_and_rechecks_log_at_warning() -> None:
     ]
 
 
+
+
+# -- through the pipeline's filter wrapper -----------------------------------------------------
+def test_the_filter_wrapper_passes_the_optional_paging_features_on() -> None:
+    """The pipeline wraps every paginator (updated_since, server time): inflated totals,
+    the page-size fallback and the re-walk plan still work through it, filtered too."""
+    from datetime import UTC, datetime
+
+    from customer_sync.incremental import FilteredPaginator, ServerTime
+    from customer_sync.rules import BusinessRules
+    from customer_sync.source.pagination import PageNumberPaginator, PageSize, ReceivedPage
+
+    watch = ServerTime("updated_at", None, datetime(2026, 1, 1, tzinfo=UTC), BusinessRules())
+    inner = PageNumberPaginator(per_page=PageSize("auto", 100), max_pages=1000)
+    wrapped = FilteredPaginator(inner, param="updated_since", since="2026-01-01", watch=watch)
+    retry = wrapped.refused(1, 400)
+    assert retry is not None
+    assert dict(retry.params) == {"page": "1", "updated_since": "2026-01-01"}
+    planned = wrapped.expect(3)
+    assert [(r.number, r.params.get("updated_since")) for r in planned] == [
+        (2, "2026-01-01"), (3, "2026-01-01")
+    ]
+    assert not wrapped.finished
+    body = {"page": 1, "total": 0, "total_pages": 99_999, "data": []}
+    wrapped.advance(ReceivedPage(wrapped.first(), body, [], 0, 99_999))
+    assert wrapped.finished
+    assert wrapped.stopped_early is not None

@@ -159,6 +159,39 @@ def test_a_new_pass_starts_at_the_best_rate_learned() -> None:
     assert lim.rate == pytest.approx(lim.best_rate)
 
 
+def test_a_429_below_the_rate_the_server_just_served_does_not_cut() -> None:
+    """After a cut, a lone 429 while the client sends far below what the server served in
+    the last seconds is not the rate's doing (a fault, a quota): no second cut. One at
+    the rate the server served still cuts."""
+    clock = Clock()
+    lim = limiter(clock)
+
+    async def send(n: int, every: float, status: int = 200) -> None:
+        for _ in range(n):
+            ticket = await lim.acquire()
+            clock.now += every
+            lim.observe(ticket, status, {})
+
+    async def drive() -> tuple[float, float, float]:
+        await send(20, 0.05)  # 20 req/s, all served
+        await send(2, 0.0, 429)  # the first cut
+        cut = lim.best_rate
+        await send(40, 0.05)  # the server serves 20 req/s for 2 s
+        await send(3, 0.3)  # the client slows to ~3 req/s (pages waiting out backoffs)
+        await send(1, 0.0, 429)  # a lone 429 far below the 20 req/s just served
+        after_lone = lim.best_rate
+        await send(20, 0.05)
+        await send(1, 0.0, 429)  # a 429 at the rate the server serves: congestion
+        assert cut is not None
+        assert after_lone is not None
+        assert lim.best_rate is not None
+        return cut, after_lone, lim.best_rate
+
+    cut, after_lone, last = asyncio.run(drive())
+    assert after_lone == cut
+    assert last != cut
+
+
 def test_a_429_whose_headers_show_room_does_not_cut() -> None:
     """A 429 while the headers say the server's bucket is far from empty is no congestion."""
     clock = Clock()
