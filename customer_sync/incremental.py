@@ -300,6 +300,8 @@ class SnapshotFrames:
     rules: BusinessRules
     ids_only: bool = False
     spill_dir: Path | None = None
+    #: Rows before this position belong to passes a drift re-walk replaced: not kept.
+    replace_before: int = 0
     frames: list[pl.DataFrame] = field(default_factory=list)
     parts: list[Path] = field(default_factory=list)
     rows: int = 0  # rows with an id, so far
@@ -352,6 +354,8 @@ class SnapshotFrames:
         """The snapshot. Only the ids (and the few rows of repeated ids) are read back."""
         self.close()
         rows = self._lazy()
+        if self.replace_before:
+            rows = rows.filter(pl.col(POSITION) >= self.replace_before)
         ids = rows.select(POSITION, KEY).collect()
         repeated_at = ids.filter(pl.col(KEY).is_duplicated())[POSITION]
         dropped: tuple[int, ...] = ()

@@ -134,11 +134,17 @@ class ProcessCounts:
     exported: int
     duplicates_merged: int
     rejected: int
+    #: Records of a pass that a drift re-walk replaced (the source's data changed while
+    #: it was read; the last, agreeing pass is the customer set): set aside, not merged.
+    replaced_by_rewalk: int = 0
 
     @property
     def balanced(self) -> bool:
-        """The accounting identity: records in = exported + merged + rejected."""
-        return self.records_in == self.exported + self.duplicates_merged + self.rejected
+        """The accounting identity: records in = exported + merged + rejected (+ the
+        records of a pass a re-walk replaced)."""
+        return self.records_in == (
+            self.exported + self.duplicates_merged + self.rejected + self.replaced_by_rewalk
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +243,9 @@ class Page:
     total_pages: int | None = None
     from_cache: bool = False
     from_checkpoint: bool = False
+    #: The walk over the pages it belongs to: 0, then 1, 2, ... for the re-walks a drift
+    #: signal starts (a later pass replaces the earlier ones; see ``source/sync.py``).
+    pass_number: int = 0
 
 
 @dataclass(slots=True)

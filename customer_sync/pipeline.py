@@ -436,6 +436,9 @@ class _Run:
         self.mark_source = "server_date"
         self.requests = 0  # over every walk
         self.arrivals: list[float] = []  # clock at each page's arrival
+        self.fed = 0  # records handed to the transform while fetching
+        self.last_pass = 0  # the drift pass of the last page (a full fetch)
+        self.last_pass_start = 0  # records fed before that pass began
 
     def _builder(self) -> SnapshotBuilder:
         return SnapshotBuilder(self.settings.cursor_field, self.as_of, self.settings.rules)
@@ -487,8 +490,11 @@ class _Run:
                         self.delta_pages.append((page.number, page.records))
                         builder.add(page.records)
                     else:
+                        if page.pass_number > self.last_pass:  # a re-walk replaces the rest
+                            self.last_pass, self.last_pass_start = page.pass_number, self.fed
                         refs.add_page(page.number, page.records)
                         processor.add_batch(page.records)
+                        self.fed += len(page.records)
                 stats = client.stats
                 assert isinstance(stats, RunStats)
                 self.requests += stats.requests
@@ -530,6 +536,12 @@ class _Run:
         from the saved snapshot: the snapshot's rows as extracted columns, no JSON."""
         builder = self.builder
         if builder is None:
+            if self.last_pass_start:
+                # The source's data changed while it was read and a full re-walk followed:
+                # its last pass is the customer set; the passes before it are set aside
+                # (a customer deleted meanwhile must not be exported).
+                processor.replace_before(self.last_pass_start)
+                self.frames.replace_before = self.last_pass_start
             return _Outcome(self.plan.mode, self.plan.reason, None)
         assert saved is not None
         watch = self.watch
@@ -577,7 +589,6 @@ class _Run:
         once the transform has seen every record."""
         import polars as pl
 
-        out.keyed_rows = self.frames.rows
         out.records_in = result.counts.records_in
         try:
             out.snapshot = self.frames.build()
@@ -587,6 +598,7 @@ class _Run:
                 hint="free some space or choose another --state-dir; nothing was written",
             ) from exc
         out.superseded = len(out.snapshot.dropped)
+        out.keyed_rows = out.snapshot.height + out.superseded
         previous = saved.snapshot if saved is not None else None
         if out.mode == "full":
             out.counts = compare_snapshots(previous, out.snapshot)
@@ -602,7 +614,7 @@ class _Run:
         c = result.counts
         # The snapshot is built from the rows the transform extracted with an id: those
         # are exactly the records it did not reject.
-        snapshot_ok = out.keyed_rows == c.records_in - c.rejected
+        snapshot_ok = out.keyed_rows == c.records_in - c.rejected - c.replaced_by_rewalk
         snapshot_ok = snapshot_ok and out.keyed_rows == out.snapshot.height + out.superseded
         b = out.builder
         if out.mode == "incremental":
@@ -726,7 +738,8 @@ def _check_accounting(result: ProcessResult, stats: RunStats) -> None:
     if not c.balanced or c.records_in != stats.records:
         raise AccountingError(
             f"records do not add up: fetched {stats.records}, processed {c.records_in}, "
-            f"exported {c.exported} + merged {c.duplicates_merged} + rejected {c.rejected}",
+            f"exported {c.exported} + merged {c.duplicates_merged} + rejected {c.rejected} "
+            f"+ replaced by a re-walk {c.replaced_by_rewalk}",
             hint="this is a bug; please report it with the run's log",
         )
 
@@ -751,7 +764,11 @@ def _metadata(
         "records_fetched": c.records_in,
         "duplicates_merged": c.duplicates_merged,
         "records_rejected": c.rejected,
-        "accounting": {**_counts(result), "balanced": c.balanced},
+        "accounting": {
+            **_counts(result),
+            "replaced_by_rewalk": c.replaced_by_rewalk,
+            "balanced": c.balanced,
+        },
         "run_stats": stats.as_dict(),
         "summary": summary_report(result.frame, settings.rules),
         "data_quality_details": result.quality_details(),

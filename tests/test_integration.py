@@ -92,7 +92,7 @@ def test_default_run_accounts_for_every_record(default_run: Any) -> None:
     meta = doc["metadata"]
     assert meta["accounting"] == {
         "records_in": 16, "exported": 13, "duplicates_merged": 2, "rejected": 1,
-        "balanced": True,
+        "replaced_by_rewalk": 0, "balanced": True,
     }
     assert meta["total_customers"] == len(doc["customers"]) == 13
     assert meta["records_fetched"] == meta["run_stats"]["records"] == 16

@@ -291,6 +291,7 @@ class SyncLoop:
             total_pages=received.total_pages,
             from_cache=got.from_cache,
             from_checkpoint=got.from_checkpoint,
+            pass_number=pass_no,
         )
 
 

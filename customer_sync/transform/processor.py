@@ -119,6 +119,7 @@ class _Run:
         self._rejected: list[Rejection] = []
         self._extractor = Extractor(extra)
         self._tap = tap
+        self._replaced = 0  # records before this position belong to a replaced pass
         self._derived: list[pl.DataFrame] = []
         # At most one derive runs in the background (Polars releases the GIL), overlapping
         # the Python-bound extraction of the next records; results keep their order.
@@ -187,6 +188,10 @@ class _Run:
         if staged is not None:  # the last rows: nothing left to overlap with, derive here
             self._derived.append(self._deriver.derive(staged))
         derived, self._derived = self._derived, []
+        replaced = self._replaced
+        if replaced:  # a drift re-walk replaced the passes before it: set them aside
+            derived = [frame.filter(pl.col("position") >= replaced) for frame in derived]
+            self._rejected = [r for r in self._rejected if r.position >= replaced]
         canonical_wanted = self._deriver.canonical
         kept, merges, accepted = _sorted_survivors(
             derived, match_email=self._match_email, canonical=canonical_wanted
@@ -204,6 +209,7 @@ class _Run:
             exported=frame.height,
             duplicates_merged=len(merges),
             rejected=len(self._rejected),
+            replaced_by_rewalk=replaced,
         )
         _check_accounting(counts, merges, self._rejected, accepted)
         return ProcessResult(
@@ -259,8 +265,11 @@ def _check_accounting(
             f"records in {counts.records_in} != exported {counts.exported} "
             f"+ merged {counts.duplicates_merged} + rejected {counts.rejected}"
         )
-    if accepted + counts.rejected != counts.records_in:
-        problems.append(f"accepted {accepted} + rejected {counts.rejected} != records in")
+    if accepted + counts.rejected + counts.replaced_by_rewalk != counts.records_in:
+        problems.append(
+            f"accepted {accepted} + rejected {counts.rejected} + replaced by a re-walk "
+            f"{counts.replaced_by_rewalk} != records in"
+        )
     if accepted != counts.exported + counts.duplicates_merged:
         problems.append(f"accepted {accepted} != exported + merged")
     set_aside = {item.position for item in rejected} | {item.position for item in merges}
@@ -308,6 +317,12 @@ class CustomerDataProcessor:
         snapshot). Applies from the next streaming run on (call it before adding)."""
         self._tap = receiver
         self._stream._tap = receiver
+
+    def replace_before(self, position: int) -> None:
+        """The records added before ``position`` belong to passes a drift re-walk replaced
+        (the source's data changed while it was read, and the last pass agrees with
+        itself): the streaming run sets them aside, counted as ``replaced_by_rewalk``."""
+        self._stream._replaced = position
 
     def add_extracted(self, frame: pl.DataFrame) -> None:
         """Add rows a tap received in an earlier run (see :meth:`tap`) to the streaming

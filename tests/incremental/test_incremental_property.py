@@ -154,7 +154,10 @@ class IncrementalSync(RuleBasedStateMachine):
         assert document["metadata"]["total_customers"] == len(expected)
         accounting = document["metadata"]["accounting"]
         assert accounting["records_in"] == (
-            accounting["exported"] + accounting["duplicates_merged"] + accounting["rejected"]
+            accounting["exported"]
+            + accounting["duplicates_merged"]
+            + accounting["rejected"]
+            + accounting["replaced_by_rewalk"]
         )
         self._remember(sync["mode"])
         self.uncertain = False
