@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--sizes", type=_sizes, help="B: explicit sizes, e.g. 10000,100000")
     parser.add_argument(
+        "--destination-size", type=int, default=None,
+        help="B: customers for the destination rows (default: the largest of --sizes)",
+    )
+    parser.add_argument(
         "--per-page", type=int, help="A: page size (default 25). B: page size (default 1000)"
     )
     parser.add_argument("--repeat", type=int, help="repetitions per measurement (default 3)")
@@ -173,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         customers=args.customers,
         per_page=args.per_page,
         sizes=args.sizes,
+        destination_size=args.destination_size,
         repeat=args.repeat,
         skip_dlt=args.skip_dlt,
         output=args.output,

@@ -178,6 +178,7 @@ def build_config(
     seed: int | None = None,
     simulator_module: str | None = None,
     contenders: tuple[str, ...] | None = None,
+    destination_size: int | None = None,
 ) -> BenchConfig:
     """Start from the full-size (or smoke) defaults and apply what the user asked for."""
     config = SMOKE if smoke else BenchConfig()
@@ -191,6 +192,8 @@ def build_config(
     if per_page is not None:
         slow = replace(slow, per_page=per_page)
         scale = replace(scale, per_page=per_page)
+    if destination_size is not None:
+        scale = replace(scale, destination_size=destination_size)
     config = replace(config, scenario=scenario, skip_dlt=skip_dlt, slow_api=slow, scale=scale)
     if repeat is not None:
         config = replace(config, repeat=repeat)
