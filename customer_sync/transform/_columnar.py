@@ -34,7 +34,7 @@ from typing import Any, Final
 import polars as pl
 
 from ..frames import CANONICAL_SCHEMA, TIMESTAMP
-from ..models import SOURCE_FIELDS
+from ..models import CANONICAL_FIELDS, SOURCE_FIELDS
 from ..rules import BusinessRules
 from . import geo
 from ._patterns import INT64_LIMIT, WHITESPACE
@@ -136,20 +136,10 @@ DERIVED_SCHEMA: Final[dict[str, pl.DataType]] = {
 
 #: Derived columns only the canonical frame (database destinations) reads: a processor
 #: made with ``canonical=False`` (JSON output only) neither computes nor carries them.
-CANONICAL_ONLY: Final = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "region",
-        "plan",
-        "lifetime_value",
-        "sessions_30d",
-        "orders_count",
-        "signup_source",
-        "created_at",
-        "last_login_at",
-    }
-)
+#: (``customer_id`` is an output field; ``country`` also scores ``region``.)
+CANONICAL_ONLY: Final = (
+    frozenset(CANONICAL_FIELDS) & frozenset(DERIVED_SCHEMA)
+) - {"customer_id", "country"}
 
 
 def derived_schema(canonical: bool = True) -> dict[str, pl.DataType]:
