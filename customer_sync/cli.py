@@ -223,11 +223,17 @@ def _main(
         _fatal(exc, json_format=json_format, stream=err)
         return exc.exit_code
 
+    # The report is drawn in a second process, started first so that its imports overlap
+    # ours and the fetch (customer_sync/report/background.py). If this process dies, the
+    # worker's stdin closes and it exits.
+    from .report.background import ReportRenderer
+
+    renderer = ReportRenderer() if settings.written_report_path is not None else None
+
     # Imported only now, so that --help and configuration errors answer without loading
     # Polars, pycountry or the HTTP stack.
     from .pipeline import Interrupted, run_pipeline
     from .progress import progress_hook
-    from .report import ReportRenderer
 
     if freeze_imports:
         # What the imports built (~65k objects) lives until exit: keep the collector off
@@ -245,9 +251,6 @@ def _main(
     bar = progress_hook(enabled=settings.progress and err.isatty(), stream=err)
     hooks.append(bar.hook)
     term = TermHandler(err)
-    # The report is drawn in a second process, started now so its imports overlap the
-    # fetch (customer_sync/report/background.py).
-    renderer = ReportRenderer() if settings.written_report_path is not None else None
     try:
         with bar, term.installed():
             report = run_pipeline(
