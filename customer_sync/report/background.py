@@ -2,7 +2,7 @@
 
 The report's charts are matplotlib figures: importing matplotlib takes about 0.4 s and
 drawing the page about 0.6 s, all of it Python holding the GIL. A :class:`ReportRenderer`
-starts one worker process (``python -m customer_sync.report.background``) when the run
+starts one worker process (``python -m customer_sync.report.worker``) when the run
 starts; the worker imports the report modules while the main process fetches, then reads
 one job (the metadata and the rejection examples, pickled) from its stdin and writes the
 page to its stdout. :meth:`ReportRenderer.start` hands it the job as soon as the metadata
@@ -37,9 +37,9 @@ __all__ = ["ReportRenderer"]
 
 
 def _render(metadata: Mapping[str, Any], examples: Mapping[str, str]) -> bytes:
-    from .page import render_report
+    from .worker import render
 
-    return render_report(metadata, examples).encode("utf-8")
+    return render(metadata, examples)
 
 
 class ReportRenderer:
@@ -50,6 +50,8 @@ class ReportRenderer:
         self._job: tuple[Mapping[str, Any], Mapping[str, str]] | None = None
         self._thread: threading.Thread | None = None
         self._page: bytes | None = None
+        #: Whether the last page :meth:`page` returned was the worker's.
+        self.drawn_by_worker = False
         # The package's own root first on the path: the worker imports this very copy.
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
@@ -57,7 +59,7 @@ class ReportRenderer:
             return  # an embedded interpreter: the page is drawn in process
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "customer_sync.report.background"],
+                [sys.executable, "-m", "customer_sync.report.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -104,6 +106,7 @@ class ReportRenderer:
         if self._thread is not None and self._job == (metadata, examples):
             self._thread.join()
             if self._page is not None:
+                self.drawn_by_worker = True
                 return self._page
         return _render(metadata, examples)
 
@@ -117,20 +120,3 @@ class ReportRenderer:
             for pipe in (process.stdin, process.stdout):
                 if pipe is not None and not pipe.closed:
                     pipe.close()
-
-
-def _worker() -> int:
-    """The worker's side: import, read one job from stdin, write the page to stdout."""
-    from . import charts, page  # noqa: F401  (imported now, while the run fetches)
-
-    data = sys.stdin.buffer.read()
-    if not data:
-        return 0  # the run ended without a report to draw
-    metadata, examples = pickle.loads(data)  # noqa: S301 (our own parent's pickle)
-    sys.stdout.buffer.write(_render(metadata, examples))
-    sys.stdout.buffer.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_worker())

@@ -23,6 +23,7 @@ def test_the_workers_page_is_the_page_drawn_in_process(demo: Any) -> None:
     with ReportRenderer() as renderer:
         renderer.start(demo.metadata, rejected)
         page = renderer.page(demo.metadata, rejected)
+        assert renderer.drawn_by_worker
     assert page == report_bytes(demo.metadata, rejected)
 
 
@@ -31,6 +32,7 @@ def test_metadata_changed_after_start_is_drawn_from_the_new_metadata(demo: Any) 
     with ReportRenderer() as renderer:
         renderer.start(demo.metadata, demo.result.rejected)
         page = renderer.page(changed, demo.result.rejected)
+        assert not renderer.drawn_by_worker
     assert page == report_bytes(changed, demo.result.rejected)
     assert b"another-run" in page
 
